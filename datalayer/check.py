@@ -1,0 +1,213 @@
+"""`datalayer check`: every named query against the live, migrated schema — what sqlc and pgtyped do at
+code generation. It prepares each query (psycopg's libpq `describe`, which also tells which table column
+each result column comes from), then compares parameters, result columns and PostgreSQL types with the
+pydantic model the repository maps them to."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any, Union, get_args, get_origin
+from uuid import UUID
+
+import psycopg
+from aiosql.types import SQLOperationType
+from pydantic import BaseModel, JsonValue
+
+import datalayer
+from datalayer import queries as q
+from datalayer.db import Executor
+from datalayer.repository import Row
+
+# PostgreSQL type → the Python type asyncpg returns for it.
+PG_TO_PY: dict[str, Any] = {
+    "boolean": bool,
+    "smallint": int, "integer": int, "bigint": int, "oid": int,
+    "real": float, "double precision": float,
+    "numeric": Decimal,
+    "text": str, "character varying": str, "character": str, "name": str, '"char"': str, "citext": str,
+    "bytea": bytes,
+    "timestamp with time zone": datetime, "timestamp without time zone": datetime,
+    "date": date, "time without time zone": time, "interval": timedelta,
+    "uuid": UUID,
+    "inet": (IPv4Address, IPv6Address),
+    "json": "json", "jsonb": "json",
+    "void": type(None),
+}  # fmt: skip
+
+
+class TypeName(Row):
+    oid: int
+    name: str
+
+
+class ColumnNullability(Row):
+    table_oid: int
+    attnum: int
+    column_name: str
+    nullable: bool
+
+
+_TYPE_NAMES = q.many("ops.list_type_names", TypeName)
+_NULLABILITY = q.many("ops.list_column_nullability", ColumnNullability)
+
+
+def import_repositories() -> None:
+    """Import every module under `datalayer`, so every repository's bindings are registered."""
+    for info in pkgutil.walk_packages(datalayer.__path__, "datalayer."):
+        if info.name.endswith(("__main__", ".cli")) or ".cli" in info.name:
+            continue
+        importlib.import_module(info.name)
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Described:
+    params: list[int]
+    columns: list[tuple[str, int, int, int]]  # name, type oid, table oid, column number
+
+
+def describe(conn: psycopg.Connection[Any], sql: str) -> Described | str:
+    """Prepare `sql` without running it; the error message on failure."""
+    pg = conn.pgconn
+    result = pg.prepare(b"", sql.encode())
+    if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        return (result.error_message or b"").decode().strip()
+    d = pg.describe_prepared(b"")
+    params = [d.param_type(i) for i in range(d.nparams)]
+    columns = [((d.fname(i) or b"").decode(), d.ftype(i), d.ftable(i), d.ftablecol(i)) for i in range(d.nfields)]
+    return Described(params, columns)
+
+
+def _split_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        optional = len(args) != len(get_args(annotation))
+        if len(args) == 1:
+            return args[0], optional
+        return Union[tuple(args)], optional  # noqa: UP007
+    return annotation, False
+
+
+def _type_ok(pg_type: str, annotation: Any) -> bool:
+    base, _ = _split_optional(annotation)
+    if pg_type.endswith("[]"):
+        if get_origin(base) is not list:
+            return False
+        (inner,) = get_args(base) or (Any,)
+        return _type_ok(pg_type[:-2], inner)
+    expected = PG_TO_PY.get(pg_type)
+    if expected is None:
+        return base is Any  # an unmapped type must be typed Any, deliberately
+    if expected == "json":
+        return base is Any or base == JsonValue or get_origin(base) in (dict, list) or base in (dict, list)
+    if isinstance(expected, tuple):
+        return base in expected or set(get_args(base)) == set(expected)
+    return bool(base is expected)
+
+
+def _show(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+async def run(ex: Executor, url: str) -> Report:
+    import_repositories()
+    report = Report()
+    loaded = q.load()
+    psycopg_url = url
+    with psycopg.connect(psycopg_url, autocommit=True) as conn:
+        described: dict[str, Described | str] = {}
+        for name, query in sorted(loaded.items()):
+            described[name] = describe(conn, query.sql)
+    oids = sorted({c[1] for d in described.values() if isinstance(d, Described) for c in d.columns})
+    type_names = {t.oid: t.name for t in await ex.many(_TYPE_NAMES, oids)}
+    origins = sorted({(c[2], c[3]) for d in described.values() if isinstance(d, Described) for c in d.columns if c[2]})
+    nullability = {
+        (n.table_oid, n.attnum): n
+        for n in await ex.many(_NULLABILITY, [o[0] for o in origins], [o[1] for o in origins])
+    }
+
+    for name, query in sorted(loaded.items()):
+        report.checked += 1
+        where = f"{name} ({query.source})"
+        d = described[name]
+        if isinstance(d, str):
+            report.problems.append(f"{where}: does not prepare against the schema: {d}")
+            continue
+        if len(d.params) != len(query.params):
+            report.problems.append(
+                f"{where}: declares {len(query.params)} parameter(s) {list(query.params)} "
+                f"but the statement takes {len(d.params)}"
+            )
+        bindings = q.REGISTRY.get(name, [])
+        if not bindings:
+            report.problems.append(f"{where}: not used by any repository method")
+        for b in bindings:
+            report.problems.extend(_check_binding(where, b, d, type_names, nullability))
+    for name in sorted(set(q.REGISTRY) - set(loaded)):
+        report.problems.append(f"{name}: bound in a repository but missing from queries/")
+    return report
+
+
+def _check_binding(
+    where: str,
+    b: q.Bound,
+    d: Described,
+    type_names: dict[int, str],
+    nullability: dict[tuple[int, int], ColumnNullability],
+) -> list[str]:
+    problems: list[str] = []
+    columns = [(name, type_names.get(oid, f"oid {oid}"), nullability.get((tab, col))) for name, oid, tab, col in d.columns]
+    if b.shape == "execute":
+        return problems
+    if b.shape == "value":
+        if len(columns) != 1:
+            return [f"{where}: bound as a single value by {b.owner} but returns {len(columns)} columns"]
+        name, pg_type, _ = columns[0]
+        if not _type_ok(pg_type, b.value_type):
+            problems.append(f"{where}: returns {pg_type} but {b.owner} expects {_show(b.value_type)}")
+        return problems
+    assert b.model is not None
+    model: type[BaseModel] = b.model
+    fields = model.model_fields
+    names = [c[0] for c in columns]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"{where}: column {dup} appears more than once")
+    for missing in sorted(set(fields) - set(names)):
+        problems.append(f"{where}: model {model.__name__} has field {missing} but the query returns no such column")
+    for extra in sorted(set(names) - set(fields)):
+        problems.append(f"{where}: column {extra} is not a field of model {model.__name__}")
+    hints = typing.get_type_hints(model)
+    for col, pg_type, origin in columns:
+        if col not in fields:
+            continue
+        annotation = hints[col]
+        if not _type_ok(pg_type, annotation):
+            problems.append(
+                f"{where}: column {col} is {pg_type} but {model.__name__}.{col} is {_show(annotation)}"
+            )
+        _, optional = _split_optional(annotation)
+        if origin is not None and origin.nullable and not optional:
+            problems.append(
+                f"{where}: column {col} comes from nullable {origin.column_name} "
+                f"but {model.__name__}.{col} is not Optional"
+            )
+    if b.shape == "one" and b.query.operation not in (SQLOperationType.SELECT_ONE, SQLOperationType.INSERT_RETURNING):
+        problems.append(f"{where}: bound as one row but is not a ^ query")
+    return problems

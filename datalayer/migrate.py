@@ -1,0 +1,214 @@
+"""Schema migrations with yoyo (psycopg 3 driver), plus what yoyo lacks: a lock that survives crashes
+(a session advisory lock) and drift detection by content checksum."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from yoyo import get_backend, read_migrations
+
+from datalayer import queries as q
+from datalayer.db import Executor, init_connection
+from datalayer.errors import DatalayerError, MigrationError, from_postgres
+from datalayer.repository import Row
+
+_ENSURE = q.execute("ops.ensure_migration_checksums")
+_LOCK = q.value("ops.lock_migrations", bool)
+_UNLOCK = q.value("ops.unlock_migrations", bool)
+
+
+class MigrationChecksum(Row):
+    migration_id: str
+    sha256: str
+    recorded_at: datetime
+
+
+_LIST = q.many("ops.list_migration_checksums", MigrationChecksum)
+_RECORD = q.execute("ops.record_migration_checksum")
+_DELETE = q.execute("ops.delete_migration_checksum")
+
+
+def migrations_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "migrations", here.parent / "migrations"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no migrations/ folder next to {here}")
+
+
+def checksum(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    id: str
+    applied: bool
+    path: Path | None
+    recorded_sha256: str | None
+    current_sha256: str | None
+
+    @property
+    def drift(self) -> str | None:
+        """Why an applied migration no longer matches its file, or None."""
+        if not self.applied:
+            return None
+        if self.path is None:
+            return "applied, but its file is gone"
+        if self.recorded_sha256 is None:
+            return None  # applied outside datalayer: nothing to compare with
+        if self.recorded_sha256 != self.current_sha256:
+            return "file edited after it was applied"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "applied": self.applied, "drift": self.drift}
+
+
+def _yoyo_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+class Migrator:
+    """Use as `async with Migrator(url) as m:`; holds the migration lock for its lifetime."""
+
+    def __init__(self, url: str, directory: Path | None = None, *, lock: bool = True) -> None:
+        self.url = url
+        self.lock = lock
+        self.directory = directory or migrations_dir()
+        self._conn: asyncpg.Connection | None = None
+        self._x: Executor | None = None
+        self._backend: Any = None
+
+    async def __aenter__(self) -> Migrator:
+        try:
+            self._conn = await asyncpg.connect(self.url)
+            await init_connection(self._conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise from_postgres(exc, "connect") from exc
+        self._x = Executor(self._conn)
+        if self.lock:
+            await self._x.value(_LOCK)
+            await self._x.execute(_ENSURE)
+        self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._backend is not None:
+            await asyncio.to_thread(self._backend.connection.close)
+        if self._conn is not None:
+            try:
+                if self.lock and self._x is not None:
+                    await self._x.value(_UNLOCK)
+            finally:
+                await self._conn.close()
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def _migrations(self) -> Any:
+        return read_migrations(str(self.directory))
+
+    async def status(self) -> list[MigrationState]:
+        assert self._x is not None
+        migrations = self._migrations()
+        applied_hashes = set(await asyncio.to_thread(self._backend.get_applied_migration_hashes))
+        recorded = {row.migration_id: row.sha256 for row in await self._recorded()}
+        by_hash = {m.hash: m for m in migrations}
+        states = [
+            MigrationState(
+                id=m.id,
+                applied=m.hash in applied_hashes,
+                path=Path(m.path),
+                recorded_sha256=recorded.get(m.id),
+                current_sha256=checksum(Path(m.path)),
+            )
+            for m in migrations
+        ]
+        # Applied migrations whose files no longer exist: yoyo only knows their hash, our ledger their id.
+        known = {m.id for m in migrations}
+        for mid in sorted(set(recorded) - known):
+            states.append(MigrationState(mid, True, None, recorded[mid], None))
+        if len(applied_hashes - set(by_hash)) > len(set(recorded) - known):
+            states.append(MigrationState("(unknown id)", True, None, None, None))
+        return states
+
+    async def _recorded(self) -> list[MigrationChecksum]:
+        assert self._x is not None
+        try:
+            return await self._x.many(_LIST)
+        except DatalayerError as exc:
+            if exc.sqlstate == "42P01" and not self.lock:  # ledger not created yet: nothing was applied by us
+                return []
+            raise
+
+    async def drift(self) -> list[MigrationState]:
+        return [s for s in await self.status() if s.drift]
+
+    def _refuse_on_drift(self, drifted: list[MigrationState]) -> None:
+        if drifted:
+            lines = "; ".join(f"{s.id}: {s.drift}" for s in drifted)
+            raise MigrationError(
+                f"refusing to migrate: applied migrations differ from their files ({lines}). "
+                "Restore the original files and put changes in a new migration."
+            )
+
+    # -- changing ----------------------------------------------------------------------------------------------
+    async def apply(self, dry_run: bool = False) -> list[str]:
+        """Apply every pending migration in order; returns their ids."""
+        assert self._x is not None and self.lock, "apply needs the migration lock"
+        self._refuse_on_drift(await self.drift())
+        pending = await asyncio.to_thread(self._backend.to_apply, self._migrations())
+        done: list[str] = []
+        for m in pending:
+            if not dry_run:
+                await self._run(self._backend.apply_one, m, "apply")
+                await self._x.execute(_RECORD, m.id, checksum(Path(m.path)))
+            done.append(m.id)
+        return done
+
+    async def rollback(self, to: str | None = None, everything: bool = False, dry_run: bool = False) -> list[str]:
+        """Roll back the newest migration, everything after `to`, or everything; returns their ids."""
+        assert self._x is not None and self.lock, "rollback needs the migration lock"
+        migrations = self._migrations()
+        if to is not None and to not in {m.id for m in migrations}:
+            raise MigrationError(f"no migration with id {to!r} in {self.directory}; see `datalayer migrate --list`")
+        applied = list(await asyncio.to_thread(self._backend.to_rollback, migrations))  # newest first
+        if to is not None:
+            ids = [m.id for m in applied]
+            if to not in ids:
+                raise MigrationError(f"migration {to} is not applied, so there is nothing to roll back to")
+            applied = applied[: ids.index(to)]
+        elif not everything:
+            applied = applied[:1]
+        done: list[str] = []
+        for m in applied:
+            if not dry_run:
+                await self._run(self._backend.rollback_one, m, "rollback")
+                await self._x.execute(_DELETE, m.id)
+            done.append(m.id)
+        return done
+
+    async def _run(self, fn: Any, migration: Any, verb: str) -> None:
+        try:
+            await asyncio.to_thread(fn, migration)
+        except Exception as exc:  # yoyo re-raises the driver's error; keep its message, drop the driver type
+            raise MigrationError(f"could not {verb} migration {migration.id}: {exc}".strip()) from exc
+
+    def sql_of(self, migration_id: str, rollback: bool = False) -> str:
+        path = self.directory / (f"{migration_id}.rollback.sql" if rollback else f"{migration_id}.sql")
+        return path.read_text()
+
+
+async def pending_and_drift(url: str) -> tuple[list[str], list[MigrationState]]:
+    """For health checks: ids not yet applied, and applied ones that drifted."""
+    async with Migrator(url, lock=False) as m:
+        states = await m.status()
+    return [s.id for s in states if not s.applied], [s for s in states if s.drift]

@@ -1,0 +1,16 @@
+-- name: list_type_names(oids)
+-- Schema-qualified names of the given type OIDs (array types as their element name plus []).
+SELECT t.oid::bigint AS oid,
+       CASE WHEN t.typcategory = 'A' THEN format_type(t.typelem, NULL) || '[]'
+            ELSE format_type(t.oid, NULL) END AS name
+  FROM pg_catalog.pg_type AS t
+ WHERE t.oid = ANY(:oids::oid[]);
+
+-- name: list_column_nullability(table_oids, attnums)
+-- Whether each (table, column number) pair may hold NULL, and its qualified name, from pg_attribute.
+SELECT c.table_oid::bigint AS table_oid,
+       c.attnum::int AS attnum,
+       format('%s.%s', a.attrelid::regclass, a.attname) AS column_name,
+       NOT a.attnotnull AS nullable
+  FROM unnest(:table_oids::oid[], :attnums::int2[]) AS c(table_oid, attnum)
+  JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.table_oid AND a.attnum = c.attnum;
