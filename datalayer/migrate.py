@@ -207,8 +207,8 @@ class Migrator:
         return path.read_text()
 
 
-async def pending_and_drift(url: str) -> tuple[list[str], list[MigrationState]]:
+async def pending_and_drift(url: str, directory: Path | None = None) -> tuple[list[str], list[MigrationState]]:
     """For health checks: ids not yet applied, and applied ones that drifted."""
-    async with Migrator(url, lock=False) as m:
+    async with Migrator(url, directory, lock=False) as m:
         states = await m.status()
     return [s.id for s in states if not s.applied], [s for s in states if s.drift]

@@ -5,9 +5,9 @@ SELECT key, value, updated_at
  WHERE key = :key;
 
 -- name: set_system_state(key, value)^
--- Insert or replace a state value; returns the stored row.
+-- Insert or replace a state value (SQL NULL is stored as JSON null); returns the stored row.
 INSERT INTO twitter_bot.system_state (key, value)
-VALUES (:key, :value)
+VALUES (:key, coalesce(:value::jsonb, 'null'::jsonb))
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
 RETURNING key, value, updated_at;
 

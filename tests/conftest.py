@@ -1,0 +1,116 @@
+"""One fresh, migrated database per test session; every test runs inside a transaction that is rolled back.
+
+The database lives on DATABASE_URL's server when it is set, else on the embedded cluster.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from datalayer import queries
+from datalayer.check import import_repositories
+from datalayer.config import Settings
+from datalayer.db import Database, init_connection, observers, resolve_url
+from datalayer.migrate import Migrator
+
+EXECUTED: set[str] = set()
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The server under test: DATABASE_URL, or the embedded cluster (started if needed)."""
+    return resolve_url(Settings())
+
+
+async def create_database(server_url: str, prefix: str = "datalayer_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return with_database(server_url, name)
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database with every migration applied, dropped at the end of the session."""
+    url = await create_database(server_url)
+    async with Migrator(url) as m:
+        await m.apply()
+    try:
+        yield url
+    finally:
+        await drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await asyncpg.create_pool(database_url, min_size=1, max_size=4, init=init_connection)
+    assert p is not None
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside BEGIN … ROLLBACK: tests never see each other's rows."""
+    async with pool.acquire() as connection:
+        tx = connection.transaction()
+        await tx.start()
+        try:
+            yield connection
+        finally:
+            await tx.rollback()
+
+
+@pytest.fixture
+def db(conn: asyncpg.Connection) -> Database:
+    """A Database bound to the test's rolled-back connection; `db.transaction()` becomes a savepoint."""
+    return Database.on_connection(conn)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def track_executed_queries() -> Iterator[None]:
+    observers.append(EXECUTED.add)
+    yield
+    observers.remove(EXECUTED.add)
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    opts = config.option
+    explicit = [a for a in config.args if a not in ("tests", "tests/", str(config.rootpath / "tests"))]
+    return not (opts.keyword or opts.markexpr or explicit or opts.lf)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole suite fails when some named query was never executed by any test."""
+    if not _whole_suite(session.config) or exitstatus != 0:
+        return
+    import_repositories()
+    never = sorted(set(queries.load()) - EXECUTED)
+    if never:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "named queries never executed by any test:\n  " + "\n  ".join(never)
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

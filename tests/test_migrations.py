@@ -1,0 +1,134 @@
+"""yoyo migrations: round trip, concurrency, drift, dry run, rollback targets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from datalayer.embedded import bin_dir
+from datalayer.errors import MigrationError
+from datalayer.migrate import Migrator, migrations_dir, pending_and_drift
+from tests.conftest import create_database, drop_database
+
+BOT_SCHEMAS = {"ops", "twitter_bot"}
+
+
+@pytest.fixture
+async def fresh_url(server_url: str) -> AsyncIterator[str]:
+    url = await create_database(server_url, "datalayer_mig")
+    yield url
+    await drop_database(server_url, url)
+
+
+def schema_dump(url: str) -> str:
+    """`pg_dump --schema-only` of the bot schemas, without lines that name the run (dates, versions)."""
+    out = subprocess.run(
+        [str(bin_dir() / "pg_dump"), "--schema-only", "--no-owner", "--dbname", url,
+         *[f"--schema={s}" for s in sorted(BOT_SCHEMAS)]],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return "\n".join(line for line in out.splitlines() if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
+
+
+async def schemas(url: str) -> set[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT nspname FROM pg_namespace")
+    finally:
+        await conn.close()
+    return {r["nspname"] for r in rows} & BOT_SCHEMAS
+
+
+async def test_round_trip_leaves_identical_schema(fresh_url: str) -> None:
+    async with Migrator(fresh_url) as m:
+        applied = await m.apply()
+    assert applied == sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.stem.endswith(".rollback"))
+    first = schema_dump(fresh_url)
+    assert "CREATE TABLE twitter_bot.system_state" in first
+    async with Migrator(fresh_url) as m:
+        rolled = await m.rollback(everything=True)
+    assert rolled == list(reversed(applied))
+    assert await schemas(fresh_url) == set()
+    async with Migrator(fresh_url) as m:
+        assert await m.apply() == applied
+    assert schema_dump(fresh_url) == first
+
+
+async def test_rollback_to_and_dry_run(fresh_url: str) -> None:
+    async with Migrator(fresh_url) as m:
+        assert await m.apply(dry_run=True) == [s.id for s in await m.status()]
+        assert not any(s.applied for s in await m.status())  # dry run changed nothing
+        applied = await m.apply()
+        first = applied[0]
+        assert await m.rollback(to=first, dry_run=True) == list(reversed(applied[1:]))
+        assert await m.rollback(to=first) == list(reversed(applied[1:]))
+        assert [s.id for s in await m.status() if s.applied] == [first]
+        with pytest.raises(MigrationError, match="no migration with id"):
+            await m.rollback(to="9999.nope")
+        assert await m.rollback() == [first]
+        assert await m.rollback() == []
+
+
+async def test_two_processes_migrating_at_once_apply_once(fresh_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": fresh_url}
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "datalayer.cli", "migrate", "--json",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    outputs = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    import json
+
+    applied = [json.loads(out)["migrations"] for out, _ in outputs]
+    expected = [s.stem for s in sorted(migrations_dir().glob("*.sql")) if not s.stem.endswith(".rollback")]
+    assert sorted(applied, key=len) == [[], expected]
+    conn = await asyncpg.connect(fresh_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM _yoyo_migration") == len(expected)
+    finally:
+        await conn.close()
+
+
+async def test_edited_migration_is_drift_and_blocks_migrate(fresh_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), directory)
+    async with Migrator(fresh_url, directory) as m:
+        await m.apply()
+    first = next(p for p in sorted(directory.glob("0001.*.sql")) if not p.stem.endswith(".rollback"))
+    first.write_text(first.read_text() + "\n-- edited after apply\n")
+    (directory / "0999.later.sql").write_text("CREATE TABLE twitter_bot.later (id int);")
+    (directory / "0999.later.rollback.sql").write_text("DROP TABLE twitter_bot.later;")
+    pending, drift = await pending_and_drift(fresh_url, directory)
+    assert pending == ["0999.later"]
+    assert [(d.id, d.drift) for d in drift] == [(first.stem, "file edited after it was applied")]
+    async with Migrator(fresh_url, directory) as m:
+        with pytest.raises(MigrationError, match=r"refusing to migrate.*0001"):
+            await m.apply()
+        assert not [s for s in await m.status() if s.id == "0999.later" and s.applied]
+
+
+async def test_broken_migration_reports_and_applies_nothing_of_itself(fresh_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), directory)
+    (directory / "0999.broken.sql").write_text("CREATE TABLE twitter_bot.half (id int);\nCREATE TABLE nope.x (id int);")
+    (directory / "0999.broken.rollback.sql").write_text("DROP TABLE twitter_bot.half;")
+    async with Migrator(fresh_url, directory) as m:
+        with pytest.raises(MigrationError, match=r"0999.broken.*nope"):
+            await m.apply()
+        assert [s.id for s in await m.status() if not s.applied] == ["0999.broken"]
+    conn = await asyncpg.connect(fresh_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('twitter_bot.half')") is None
+    finally:
+        await conn.close()
