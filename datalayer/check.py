@@ -173,13 +173,15 @@ def _check_binding(
     nullability: dict[tuple[int, int], ColumnNullability],
 ) -> list[str]:
     problems: list[str] = []
-    columns = [(name, type_names.get(oid, f"oid {oid}"), nullability.get((tab, col))) for name, oid, tab, col in d.columns]
+    columns = [
+        (name, type_names.get(oid, f"oid {oid}"), nullability.get((tab, col))) for name, oid, tab, col in d.columns
+    ]
     if b.shape == "execute":
         return problems
     if b.shape == "value":
         if len(columns) != 1:
             return [f"{where}: bound as a single value by {b.owner} but returns {len(columns)} columns"]
-        name, pg_type, _ = columns[0]
+        _name, pg_type, _ = columns[0]
         if not _type_ok(pg_type, b.value_type):
             problems.append(f"{where}: returns {pg_type} but {b.owner} expects {_show(b.value_type)}")
         return problems
@@ -199,9 +201,7 @@ def _check_binding(
             continue
         annotation = hints[col]
         if not _type_ok(pg_type, annotation):
-            problems.append(
-                f"{where}: column {col} is {pg_type} but {model.__name__}.{col} is {_show(annotation)}"
-            )
+            problems.append(f"{where}: column {col} is {pg_type} but {model.__name__}.{col} is {_show(annotation)}")
         _, optional = _split_optional(annotation)
         if origin is not None and origin.nullable and not optional:
             problems.append(

@@ -69,12 +69,17 @@ class CleanErrors(click.Group):
 @click.group(cls=CleanErrors)
 @click.option("--database-url", envvar="DATABASE_URL", help="PostgreSQL URL; default: the embedded cluster.")
 @click.option("--pool-max-size", type=int, envvar="DATALAYER_POOL_MAX_SIZE", help="Largest pool size.")
-@click.option("--statement-cache-size", type=int, envvar="DATALAYER_STATEMENT_CACHE_SIZE",
-              help="asyncpg prepared-statement cache; 0 behind PgBouncer in transaction mode.")
+@click.option(
+    "--statement-cache-size",
+    type=int,
+    envvar="DATALAYER_STATEMENT_CACHE_SIZE",
+    help="asyncpg prepared-statement cache; 0 behind PgBouncer in transaction mode.",
+)
 @click.version_option(package_name="datalayer")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None, pool_max_size: int | None,
-         statement_cache_size: int | None) -> None:
+def main(
+    ctx: click.Context, database_url: str | None, pool_max_size: int | None, statement_cache_size: int | None
+) -> None:
     """PostgreSQL data layer of the five bots: migrations, checks, health and per-bot commands.
 
     Without DATABASE_URL everything runs on an embedded PostgreSQL under .datalayer/.
@@ -172,8 +177,9 @@ def db_psql(app: AppContext, psql_args: tuple[str, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would run, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
-def migrate(app: AppContext, show_list: bool, rollback: bool, to: str | None, everything: bool, dry_run: bool,
-            as_json: bool) -> None:
+def migrate(
+    app: AppContext, show_list: bool, rollback: bool, to: str | None, everything: bool, dry_run: bool, as_json: bool
+) -> None:
     """Apply pending migrations (or list / roll back). Refuses to run when an applied file was edited.
 
     Example: datalayer migrate --list

@@ -7,9 +7,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel
 
 from datalayer import errors
@@ -20,6 +21,9 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 log = logging.getLogger("datalayer")
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+Isolation = Literal["read_committed", "read_uncommitted", "serializable", "repeatable_read"]
 
 # Called with each query's name after it ran; the test suite uses it to prove every query was executed.
 observers: list[Callable[[str], None]] = []
@@ -34,17 +38,21 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 class Executor:
     """Runs bound queries on a pool (one pooled connection per call) or on a single connection."""
 
-    __slots__ = ("_pool", "_conn", "_acquire_timeout", "_slow_s")
+    __slots__ = ("_acquire_timeout", "_conn", "_pool", "_slow_s")
 
     def __init__(
         self,
-        target: asyncpg.Pool | asyncpg.Connection,
+        target: asyncpg.Pool | Connection,
         *,
         acquire_timeout: float = 10.0,
         slow_query_ms: float = 0.0,
     ) -> None:
-        self._pool: asyncpg.Pool | None = target if isinstance(target, asyncpg.Pool) else None
-        self._conn: asyncpg.Connection | None = None if self._pool is not None else target
+        self._pool: asyncpg.Pool | None = None
+        self._conn: Connection | None = None
+        if isinstance(target, asyncpg.Pool):
+            self._pool = target
+        else:
+            self._conn = target
         self._acquire_timeout = acquire_timeout
         self._slow_s = slow_query_ms / 1000.0
 
@@ -53,7 +61,7 @@ class Executor:
         return self
 
     @property
-    def connection(self) -> asyncpg.Connection | None:
+    def connection(self) -> Connection | None:
         return self._conn
 
     async def _run(self, method: str, name: str, sql: str, args: Sequence[object]) -> Any:
@@ -102,7 +110,7 @@ class Executor:
         """Bulk insert with COPY; returns the number of rows copied."""
         name = f"copy {schema}.{table}"
 
-        async def copy(conn: asyncpg.Connection) -> int:
+        async def copy(conn: Connection) -> int:
             status: str = await conn.copy_records_to_table(
                 table, schema_name=schema, columns=list(columns), records=records
             )
@@ -125,7 +133,7 @@ class Transaction:
         self.executor = executor
 
     @property
-    def connection(self) -> asyncpg.Connection:
+    def connection(self) -> Connection:
         conn = self.executor.connection
         assert conn is not None
         return conn
@@ -172,13 +180,13 @@ class Database:
             await pool.close()
 
     @classmethod
-    def on_connection(cls, conn: asyncpg.Connection, settings: Settings | None = None) -> Database:
+    def on_connection(cls, conn: Connection, settings: Settings | None = None) -> Database:
         """A Database bound to one connection (tests run everything inside one rolled-back transaction)."""
         settings = settings or Settings()
         return cls(Executor(conn, slow_query_ms=settings.slow_query_ms), settings, url="(connection)")
 
     @asynccontextmanager
-    async def transaction(self, isolation: str | None = None) -> AsyncIterator[Transaction]:
+    async def transaction(self, isolation: Isolation | None = None) -> AsyncIterator[Transaction]:
         """BEGIN … COMMIT on one connection; any exception rolls back. Nested use becomes a savepoint."""
         ex = self.executor
         conn = ex.connection
@@ -188,19 +196,18 @@ class Database:
             return
         assert self.pool is not None
         try:
-            acquired = self.pool.acquire(timeout=self.settings.acquire_timeout)
-            conn = await acquired.__aenter__()
+            pooled: PoolConnectionProxy = await self.pool.acquire(timeout=self.settings.acquire_timeout)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise errors.from_postgres(exc, "transaction") from exc
         try:
-            async with _tx(conn, isolation):
-                yield Transaction(Executor(conn, slow_query_ms=self.settings.slow_query_ms))
+            async with _tx(pooled, isolation):
+                yield Transaction(Executor(pooled, slow_query_ms=self.settings.slow_query_ms))
         finally:
-            await acquired.__aexit__(None, None, None)
+            await self.pool.release(pooled)
 
 
 @asynccontextmanager
-async def _tx(conn: asyncpg.Connection, isolation: str | None) -> AsyncIterator[None]:
+async def _tx(conn: Connection, isolation: Isolation | None) -> AsyncIterator[None]:
     tx = conn.transaction(isolation=isolation) if isolation else conn.transaction()
     try:
         await tx.start()

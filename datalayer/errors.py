@@ -80,7 +80,9 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
             query=query,
         )
     if isinstance(exc, (OSError, asyncpg.InterfaceError)) and not isinstance(exc, asyncpg.PostgresError):
-        return Unavailable(f"cannot reach the database{via}: {exc}; check DATABASE_URL and that the server runs", query=query)
+        return Unavailable(
+            f"cannot reach the database{via}: {exc}; check DATABASE_URL and that the server runs", query=query
+        )
     if not isinstance(exc, asyncpg.PostgresError):
         return DatalayerError(f"unexpected database error{via}: {exc}", query=query)
 
@@ -118,7 +120,13 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
     if state in ("40001", "40P01"):
         return Retryable(f"the transaction conflicted with another one ({exc}); run it again", **fields)
     if state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300"):
-        return Unavailable(f"the database is unavailable ({exc}); check that the server runs and accepts connections", **fields)
+        return Unavailable(
+            f"the database is unavailable ({exc}); check that the server runs and accepts connections", **fields
+        )
     if state == "57014":
-        return Unavailable(f"the statement was cancelled after the command timeout{via}; raise DATALAYER_COMMAND_TIMEOUT or make it faster", **fields)
+        return Unavailable(
+            f"the statement was cancelled after the command timeout{via}; "
+            "raise DATALAYER_COMMAND_TIMEOUT or make it faster",
+            **fields,
+        )
     return DatalayerError(f"database error {state}{via}: {exc}", **fields)

@@ -72,7 +72,7 @@ class MigrationState:
 
 
 def _yoyo_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
+    scheme, _sep, rest = url.partition("://")
     if scheme in ("postgres", "postgresql"):
         return f"postgresql+psycopg://{rest}"
     return url

@@ -57,7 +57,7 @@ def load() -> Mapping[str, NamedQuery]:
         if dotted.endswith("_cursor"):
             continue  # aiosql adds a *_cursor twin for every SELECT
         declared = tuple(fn.parameters or ())
-        numbered = tuple(adapter.var_sorted.get(dotted, ()))  # type: ignore[attr-defined]
+        numbered = tuple(adapter.var_sorted.get(dotted, ()))
         order = None if numbered == declared else tuple(declared.index(n) for n in numbered)
         code = fn.__code__
         result[dotted] = NamedQuery(

@@ -20,7 +20,9 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple
     return found
 
 
-@pytest.mark.parametrize(("path", "command"), all_commands(main), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+@pytest.mark.parametrize(
+    ("path", "command"), all_commands(main), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
 def test_every_command_has_help_with_example(path: tuple[str, ...], command: click.Command) -> None:
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0

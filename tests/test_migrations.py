@@ -35,7 +35,9 @@ def schema_dump(url: str) -> str:
          *[f"--schema={s}" for s in sorted(BOT_SCHEMAS)]],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    return "\n".join(line for line in out.splitlines() if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
+    return "\n".join(
+        line for line in out.splitlines() if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict"))
+    )
 
 
 async def schemas(url: str) -> set[str]:
