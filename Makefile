@@ -1,0 +1,49 @@
+# One command runs the main job (`make run`), one passes the tests (`make test`).
+# Both create .venv and install what they need when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install db migrate rollback psql check lint test run bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the package with dev and bench extras
+
+db: $(STAMP)  ## start the embedded PostgreSQL (no-op with DATABASE_URL)
+	$(BIN)/datalayer db url
+
+migrate: $(STAMP)  ## apply pending migrations
+	$(BIN)/datalayer migrate
+
+rollback: $(STAMP)  ## roll back the newest migration
+	$(BIN)/datalayer migrate --rollback
+
+psql: $(STAMP)  ## psql on the configured database
+	$(BIN)/datalayer db psql
+
+check: $(STAMP)  ## prepare every named query against the schema and compare with its model
+	$(BIN)/datalayer check
+
+lint: $(STAMP)  ## ruff and mypy --strict
+	$(BIN)/ruff check datalayer tests bench
+	$(BIN)/ruff format --check datalayer tests bench
+	$(BIN)/mypy datalayer
+
+test: $(STAMP)  ## the test suite on a real PostgreSQL (embedded, or DATABASE_URL's server)
+	$(BIN)/pytest
+
+run: $(STAMP)  ## start the database, migrate, print the health report
+	$(BIN)/datalayer migrate
+	$(BIN)/datalayer health --quick
+
+bench: $(STAMP)  ## machinery cost: repository vs raw asyncpg vs aiosql vs SQLAlchemy; writes bench/results.json
+	$(BIN)/python -m bench.run
+
+clean:  ## remove .venv (the embedded cluster in .datalayer/ is kept)
+	rm -rf $(VENV)
