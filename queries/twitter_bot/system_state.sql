@@ -22,3 +22,31 @@ RETURNING key;
 SELECT key, value, updated_at
   FROM twitter_bot.system_state
  ORDER BY key;
+
+-- name: advance_last_tweet_id(tweet_id)$
+-- Store last_tweet_id unless the stored one is larger (it never moves backwards); returns the id now stored.
+WITH advanced AS (
+    INSERT INTO twitter_bot.system_state AS s (key, value)
+    VALUES ('last_tweet_id', to_jsonb(:tweet_id::bigint))
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+     WHERE (s.value #>> '{}')::bigint < (EXCLUDED.value #>> '{}')::bigint
+    RETURNING (value #>> '{}')::bigint AS tweet_id
+)
+SELECT coalesce(
+    (SELECT tweet_id FROM advanced),
+    (SELECT (value #>> '{}')::bigint FROM twitter_bot.system_state WHERE key = 'last_tweet_id')
+);
+
+-- name: get_last_tweet_id()$
+-- The newest tweet id the bot has seen, or NULL.
+SELECT (value #>> '{}')::bigint
+  FROM twitter_bot.system_state
+ WHERE key = 'last_tweet_id';
+
+-- name: increment_counter(key, amount)$
+-- Add amount to a numeric counter (created at 0); returns the new value.
+INSERT INTO twitter_bot.system_state AS s (key, value)
+VALUES (:key, to_jsonb(:amount::bigint))
+    ON CONFLICT (key) DO UPDATE
+   SET value = to_jsonb((s.value #>> '{}')::bigint + :amount::bigint)
+RETURNING (value #>> '{}')::bigint;

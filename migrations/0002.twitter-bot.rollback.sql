@@ -1,0 +1,9 @@
+DROP TABLE twitter_bot.users;
+DROP TABLE twitter_bot.translation_cache;
+DROP FUNCTION twitter_bot.drop_api_usage_partitions_before(timestamptz);
+DROP FUNCTION twitter_bot.ensure_api_usage_partition(date);
+DROP TABLE twitter_bot.api_usage;
+DROP TABLE twitter_bot.translation_attempts;
+DROP TABLE twitter_bot.translations;
+DROP TABLE twitter_bot.tweets;
+DROP FUNCTION ops.sha256_hex(text);

@@ -1,0 +1,132 @@
+-- name: log_api_call(service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)^
+-- Record one external API call (called_at NULL = now).
+INSERT INTO twitter_bot.api_usage
+       (service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
+VALUES (:service, :endpoint, coalesce(:called_at, now()), :success, :status_code, :response_time_ms, :error_type, :error_message)
+RETURNING id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message;
+
+-- name: import_api_calls(import_keys, services, endpoints, called_ats, successes, status_codes, response_times_ms, error_types, error_messages)$
+-- Insert imported calls given as parallel arrays, skipping those already imported; returns how many were new.
+WITH inserted AS (
+    INSERT INTO twitter_bot.api_usage
+           (import_key, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
+    SELECT *
+      FROM unnest(:import_keys::text[], :services::text[], :endpoints::text[], :called_ats::timestamptz[],
+                  :successes::boolean[], :status_codes::int[], :response_times_ms::double precision[],
+                  :error_types::text[], :error_messages::text[])
+        ON CONFLICT (import_key, called_at) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*)::bigint FROM inserted;
+
+-- name: ensure_api_usage_partition(month)$
+-- Create the monthly partition holding the given date unless it exists; true when created.
+SELECT twitter_bot.ensure_api_usage_partition(:month::date);
+
+-- name: list_api_usage_partitions()
+-- The monthly partitions of api_usage with their bounds and row estimates.
+SELECT c.relname::text AS name,
+       pg_get_expr(c.relpartbound, c.oid) AS bounds,
+       greatest(c.reltuples, 0)::bigint AS estimated_rows
+  FROM pg_catalog.pg_inherits AS i
+  JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'twitter_bot.api_usage'::regclass
+ ORDER BY c.relname;
+
+-- name: drop_api_usage_partitions_before(cutoff)
+-- Drop whole monthly partitions that end at or before cutoff; returns the dropped names.
+SELECT name::text
+  FROM twitter_bot.drop_api_usage_partitions_before(:cutoff) AS name;
+
+-- name: delete_api_usage_older_than(cutoff)$
+-- Retention: delete calls older than cutoff (rows in partitions that are not wholly old); returns how many.
+WITH deleted AS (
+    DELETE FROM twitter_bot.api_usage WHERE called_at < :cutoff RETURNING 1
+)
+SELECT count(*)::bigint FROM deleted;
+
+-- name: api_usage_daily(since, until)
+-- Calls per UTC day, service and endpoint in [since, until): volume, failures, mean latency.
+SELECT (date_trunc('day', called_at AT TIME ZONE 'UTC'))::date AS day,
+       service,
+       endpoint,
+       count(*)::bigint AS calls,
+       count(*) FILTER (WHERE NOT success)::bigint AS failures,
+       avg(response_time_ms)::double precision AS avg_response_time_ms
+  FROM twitter_bot.api_usage
+ WHERE called_at >= :since AND called_at < :until
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3;
+
+-- name: api_usage_monthly(since, until)
+-- Calls per UTC month, service and endpoint in [since, until).
+SELECT (date_trunc('month', called_at AT TIME ZONE 'UTC'))::date AS month,
+       service,
+       endpoint,
+       count(*)::bigint AS calls,
+       count(*) FILTER (WHERE NOT success)::bigint AS failures,
+       avg(response_time_ms)::double precision AS avg_response_time_ms
+  FROM twitter_bot.api_usage
+ WHERE called_at >= :since AND called_at < :until
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3;
+
+-- name: api_success_rate(since)
+-- Share of successful calls per service since a time.
+SELECT service,
+       count(*)::bigint AS calls,
+       count(*) FILTER (WHERE success)::bigint AS successes,
+       (count(*) FILTER (WHERE success))::double precision / count(*) AS success_rate
+  FROM twitter_bot.api_usage
+ WHERE called_at >= :since
+ GROUP BY service
+ ORDER BY service;
+
+-- name: api_response_time_percentiles(since)
+-- p50 / p95 / p99 response time per service and endpoint since a time (calls with a measured time).
+SELECT service,
+       endpoint,
+       count(*)::bigint AS calls,
+       percentile_cont(0.50) WITHIN GROUP (ORDER BY response_time_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p95_ms,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY response_time_ms) AS p99_ms
+  FROM twitter_bot.api_usage
+ WHERE called_at >= :since AND response_time_ms IS NOT NULL
+ GROUP BY service, endpoint
+ ORDER BY service, endpoint;
+
+-- name: top_api_errors(since, limit)
+-- Most frequent error types of failed calls since a time, with the latest message of each.
+SELECT service,
+       coalesce(error_type, 'unknown') AS error_type,
+       count(*)::bigint AS occurrences,
+       max(called_at) AS last_seen,
+       (array_agg(error_message ORDER BY called_at DESC))[1] AS last_message
+  FROM twitter_bot.api_usage
+ WHERE called_at >= :since AND NOT success
+ GROUP BY 1, 2
+ ORDER BY occurrences DESC, last_seen DESC
+ LIMIT :limit;
+
+-- name: check_rate_limit(service, endpoint, window_seconds, max_calls)^
+-- Calls to a service (and endpoint; NULL = any) in the last window_seconds against a limit, and when the next call is allowed.
+SELECT count(*)::bigint AS calls_in_window,
+       :max_calls::bigint AS max_calls,
+       count(*) < :max_calls::bigint AS allowed,
+       CASE WHEN count(*) < :max_calls::bigint THEN 0::double precision
+            ELSE greatest(0, extract(epoch FROM
+                     (array_agg(called_at ORDER BY called_at DESC))[:max_calls::int]
+                     + make_interval(secs => :window_seconds::double precision) - now()))::double precision
+       END AS retry_after_seconds
+  FROM twitter_bot.api_usage
+ WHERE service = :service
+   AND (:endpoint::text IS NULL OR endpoint = :endpoint::text)
+   AND called_at > now() - make_interval(secs => :window_seconds::double precision);
+
+-- name: api_usage_today()^
+-- Calls since midnight UTC and the share that failed.
+SELECT count(*)::bigint AS calls,
+       count(*) FILTER (WHERE NOT success)::bigint AS failures,
+       coalesce((count(*) FILTER (WHERE NOT success))::double precision / nullif(count(*), 0), 0) AS error_rate
+  FROM twitter_bot.api_usage
+ WHERE called_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';

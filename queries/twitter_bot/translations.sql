@@ -1,0 +1,187 @@
+-- name: create_translation(tweet_id, target_language)^
+-- A new pending translation of a tweet into a language (Conflict if that pair exists).
+INSERT INTO twitter_bot.translations (tweet_id, target_language)
+VALUES (:tweet_id, :target_language)
+RETURNING id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+          last_error, claimed_by, claimed_until, created_at, updated_at;
+
+-- name: get_translation(id)^
+-- One translation by id.
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM twitter_bot.translations
+ WHERE id = :id;
+
+-- name: claim_pending_translations(worker, limit, lease_seconds)
+-- Take up to limit pending translations for one worker for lease_seconds; SKIP LOCKED so two workers never get the same row.
+UPDATE twitter_bot.translations AS t
+   SET claimed_by = :worker,
+       claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
+  FROM (SELECT id
+          FROM twitter_bot.translations
+         WHERE status = 'pending'
+           AND (claimed_until IS NULL OR claimed_until < now())
+         ORDER BY created_at, id
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED) AS free
+ WHERE t.id = free.id
+RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
+          t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at;
+
+-- name: mark_translation_posted(id, translated_text, confidence, posted_tweet_id)^
+-- Record a published translation and its attempt; nothing when there is no such translation.
+WITH updated AS (
+    UPDATE twitter_bot.translations
+       SET status = 'posted', translated_text = :translated_text, confidence = :confidence,
+           posted_tweet_id = :posted_tweet_id, last_error = NULL, claimed_by = NULL, claimed_until = NULL
+     WHERE id = :id
+    RETURNING *
+), attempt AS (
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
+    SELECT id, tweet_id, target_language, 'posted', translated_text, confidence FROM updated
+)
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM updated;
+
+-- name: mark_translation_failed(id, error)^
+-- Record a failed attempt: status failed, retry_count + 1, the error kept on the row and in the audit trail.
+WITH updated AS (
+    UPDATE twitter_bot.translations
+       SET status = 'failed', retry_count = retry_count + 1, last_error = :error,
+           claimed_by = NULL, claimed_until = NULL
+     WHERE id = :id
+    RETURNING *
+), attempt AS (
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, error)
+    SELECT id, tweet_id, target_language, 'failed', last_error FROM updated
+)
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM updated;
+
+-- name: save_translation_draft(id, translated_text, confidence)^
+-- Keep a translation as a draft for review instead of posting it, and record the attempt.
+WITH updated AS (
+    UPDATE twitter_bot.translations
+       SET status = 'draft', translated_text = :translated_text, confidence = :confidence,
+           claimed_by = NULL, claimed_until = NULL
+     WHERE id = :id
+    RETURNING *
+), attempt AS (
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
+    SELECT id, tweet_id, target_language, 'draft', translated_text, confidence FROM updated
+)
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM updated;
+
+-- name: list_drafts(limit)
+-- Drafts waiting for approval, oldest first, with the original tweet.
+SELECT tr.id, tr.tweet_id, tr.target_language, tr.translated_text, tr.confidence, tr.created_at,
+       tw.author_username, tw.text AS original_text
+  FROM twitter_bot.translations AS tr
+  JOIN twitter_bot.tweets AS tw ON tw.id = tr.tweet_id
+ WHERE tr.status = 'draft'
+ ORDER BY tr.created_at, tr.id
+ LIMIT :limit;
+
+-- name: approve_draft(id)^
+-- Approve a draft: it becomes pending (ready to post, text kept); nothing when it is not a draft.
+WITH updated AS (
+    UPDATE twitter_bot.translations
+       SET status = 'pending'
+     WHERE id = :id AND status = 'draft'
+    RETURNING *
+), attempt AS (
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
+    SELECT id, tweet_id, target_language, 'approved', translated_text, confidence FROM updated
+)
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM updated;
+
+-- name: list_translation_history(tweet_id)
+-- Every attempt at translating a tweet, in order.
+SELECT id, translation_id, tweet_id, target_language, status, translated_text, error, confidence, attempted_at
+  FROM twitter_bot.translation_attempts
+ WHERE tweet_id = :tweet_id
+ ORDER BY attempted_at, id;
+
+-- name: rollback_translation_to_attempt(attempt_id)^
+-- Restore the text and confidence of an earlier attempt that produced text; the translation becomes a draft to re-approve.
+WITH target AS (
+    SELECT id, translation_id, translated_text, confidence
+      FROM twitter_bot.translation_attempts
+     WHERE id = :attempt_id AND translated_text IS NOT NULL
+), updated AS (
+    UPDATE twitter_bot.translations AS t
+       SET status = 'draft', translated_text = target.translated_text, confidence = target.confidence,
+           posted_tweet_id = NULL, claimed_by = NULL, claimed_until = NULL
+      FROM target
+     WHERE t.id = target.translation_id
+    RETURNING t.*, target.id AS attempt_id
+), attempt AS (
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence, error)
+    SELECT id, tweet_id, target_language, 'rolled_back', translated_text, confidence, 'rolled back to attempt ' || attempt_id
+      FROM updated
+)
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM updated;
+
+-- name: retry_failed_translations(max_retries, limit)
+-- Put failed translations that have failed fewer than max_retries times back to pending.
+UPDATE twitter_bot.translations AS t
+   SET status = 'pending'
+  FROM (SELECT id
+          FROM twitter_bot.translations
+         WHERE status = 'failed' AND retry_count < :max_retries
+         ORDER BY updated_at, id
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED) AS failed
+ WHERE t.id = failed.id
+RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
+          t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at;
+
+-- name: translation_stats()
+-- Count and average confidence per target language and status.
+SELECT target_language,
+       status,
+       count(*)::bigint AS translations,
+       avg(confidence)::double precision AS avg_confidence
+  FROM twitter_bot.translations
+ GROUP BY target_language, status
+ ORDER BY target_language, status;
+
+-- name: count_translations_by_status()
+-- Count of translations per status, every status listed (zero included).
+SELECT s.status, count(t.id)::bigint AS translations
+  FROM unnest(ARRAY['pending', 'posted', 'failed', 'draft']) AS s(status)
+  LEFT JOIN twitter_bot.translations AS t ON t.status = s.status
+ GROUP BY s.status
+ ORDER BY s.status;
+
+-- name: import_draft(tweet_id, author_id, author_username, original_text, tweet_created_at, target_language, translated_text, confidence, created_at)$
+-- Import one draft from the old file store: the tweet if missing, the draft unless that tweet already has a translation into the language; true when imported.
+WITH tweet AS (
+    INSERT INTO twitter_bot.tweets (id, author_id, author_username, text, created_at)
+    VALUES (:tweet_id, :author_id, :author_username, :original_text, :tweet_created_at)
+        ON CONFLICT (id) DO NOTHING
+), draft AS (
+    INSERT INTO twitter_bot.translations (tweet_id, target_language, status, translated_text, confidence, created_at)
+    VALUES (:tweet_id, :target_language, 'draft', :translated_text, :confidence, :created_at)
+        ON CONFLICT ON CONSTRAINT translations_one_per_language DO NOTHING
+    RETURNING id, tweet_id, target_language, translated_text, confidence, created_at
+), attempt AS (
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence, attempted_at)
+    SELECT id, tweet_id, target_language, 'imported', translated_text, confidence, created_at FROM draft
+)
+SELECT EXISTS (SELECT 1 FROM draft);
+
+-- name: delete_attempts_older_than(cutoff)$
+-- Retention: delete audit-trail attempts older than cutoff; returns how many.
+WITH deleted AS (
+    DELETE FROM twitter_bot.translation_attempts WHERE attempted_at < :cutoff RETURNING 1
+)
+SELECT count(*)::bigint FROM deleted;

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from datalayer import Database, InvalidData
+from datalayer.twitter_bot import ApiUsageRepository, LogApiCallParams
+
+NOW = datetime.now(UTC)
+
+
+def call(service: str = "twitter", endpoint: str = "tweets", ok: bool = True, ms: float | None = 100.0,
+         at: datetime | None = None, error: str | None = None) -> LogApiCallParams:  # fmt: skip
+    return LogApiCallParams(
+        service=service, endpoint=endpoint, success=ok, called_at=at, status_code=200 if ok else 500,
+        response_time_ms=ms, error_type=error, error_message=f"{error} happened" if error else None,
+    )  # fmt: skip
+
+
+async def partition_of(conn: asyncpg.Connection, row_id: int) -> str:
+    return str(await conn.fetchval("SELECT tableoid::regclass::text FROM twitter_bot.api_usage WHERE id = $1", row_id))
+
+
+async def test_log_one_defaults_to_now(db: Database) -> None:
+    row = await ApiUsageRepository(db).log(call())
+    assert row.service == "twitter" and row.success and abs((row.called_at - NOW).total_seconds()) < 600
+
+
+async def test_log_many_uses_copy_and_creates_partitions(db: Database, conn: asyncpg.Connection) -> None:
+    repo = ApiUsageRepository(db)
+    far = datetime(2031, 3, 15, tzinfo=UTC)
+    n = await repo.log_many([call(ms=float(i)) for i in range(500)] + [call(at=far), call()])
+    assert n == 502
+    names = {p.name for p in await repo.partitions()}
+    assert "api_usage_y2031m03" in names
+    assert await conn.fetchval("SELECT count(*) FROM twitter_bot.api_usage_y2031m03") == 1
+
+
+async def test_month_without_partition_never_fails_and_is_moved_later(db: Database, conn: asyncpg.Connection) -> None:
+    repo = ApiUsageRepository(db)
+    row = await repo.log(call(at=datetime(2035, 7, 4, tzinfo=UTC)))
+    assert await partition_of(conn, row.id) == "twitter_bot.api_usage_default"
+    assert await repo.ensure_partition(date(2035, 7, 1)) is True
+    assert await repo.ensure_partition(date(2035, 7, 20)) is False
+    assert await partition_of(conn, row.id) == "twitter_bot.api_usage_y2035m07"
+
+
+async def test_partitions_ahead_and_drop_old_ones(db: Database, conn: asyncpg.Connection) -> None:
+    repo = ApiUsageRepository(db)
+    created = await repo.ensure_partitions_ahead(months=3, today=date(2040, 11, 20))
+    assert created == [date(2040, 11, 1), date(2040, 12, 1), date(2041, 1, 1), date(2041, 2, 1)]
+    await repo.log(call(at=datetime(2040, 11, 5, tzinfo=UTC)))
+    dropped = await repo.drop_partitions_before(datetime(2041, 1, 1, tzinfo=UTC))
+    assert "twitter_bot.api_usage_y2040m11" in dropped and "twitter_bot.api_usage_y2040m12" in dropped
+    assert "twitter_bot.api_usage_y2041m01" not in dropped
+    names = {p.name for p in await repo.partitions()}
+    assert "api_usage_y2041m01" in names and "api_usage_y2040m11" not in names and "api_usage_default" in names
+
+
+async def test_reports(db: Database) -> None:
+    repo = ApiUsageRepository(db)
+    day1 = datetime(2026, 10, 1, 10, tzinfo=UTC)
+    day2 = datetime(2026, 10, 2, 10, tzinfo=UTC)
+    calls = [call(ms=float(ms), at=day1) for ms in range(1, 101)]
+    calls += [call("deepl", "translate", ok=False, ms=5, at=day2, error="RateLimit") for _ in range(3)]
+    calls += [call("deepl", "translate", ok=False, ms=5, at=day2, error="Timeout")]
+    calls += [call("deepl", "translate", ok=True, ms=5, at=day2)]
+    await repo.log_many(calls)
+    since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+
+    daily = await repo.daily(since, until)
+    assert [(d.day, d.service, d.calls, d.failures) for d in daily] == [
+        (date(2026, 10, 1), "twitter", 100, 0),
+        (date(2026, 10, 2), "deepl", 5, 4),
+    ]
+    monthly = await repo.monthly(since, until)
+    assert [(m.month, m.service, m.calls) for m in monthly] == [
+        (date(2026, 10, 1), "deepl", 5), (date(2026, 10, 1), "twitter", 100)
+    ]  # fmt: skip
+    rates = {r.service: r.success_rate for r in await repo.success_rate(since)}
+    assert rates["twitter"] == 1.0 and rates["deepl"] == pytest.approx(0.2)
+    pct = {p.service: p for p in await repo.response_time_percentiles(since)}
+    assert pct["twitter"].p50_ms == pytest.approx(50.5)
+    assert pct["twitter"].p95_ms == pytest.approx(95.05)
+    assert pct["twitter"].p99_ms == pytest.approx(99.01)
+    errors = await repo.top_errors(since, 5)
+    assert [(e.error_type, e.occurrences) for e in errors] == [("RateLimit", 3), ("Timeout", 1)]
+    assert errors[0].last_message == "RateLimit happened"
+
+
+async def test_rate_limit_window(db: Database) -> None:
+    repo = ApiUsageRepository(db)
+    await repo.log_many([call(at=NOW - timedelta(seconds=s)) for s in (5, 10, 20, 3000)])
+    under = await repo.check_rate_limit("twitter", max_calls=5, window=timedelta(minutes=15))
+    assert (under.calls_in_window, under.allowed, under.retry_after_seconds) == (3, True, 0)
+    over = await repo.check_rate_limit("twitter", max_calls=3, window=timedelta(minutes=15))
+    assert not over.allowed and 800 < over.retry_after_seconds <= 900
+    other = await repo.check_rate_limit("twitter", max_calls=1, window=timedelta(minutes=15), endpoint="users")
+    assert other.calls_in_window == 0 and other.allowed
+
+
+async def test_today_and_retention(db: Database) -> None:
+    repo = ApiUsageRepository(db)
+    await repo.log_many([call(), call(ok=False, error="Boom"), call(at=NOW - timedelta(days=400))])
+    today = await repo.today()
+    assert today.calls >= 2 and today.failures >= 1 and 0 < today.error_rate <= 1
+    assert await repo.delete_older_than(NOW - timedelta(days=365)) == 1
+
+
+async def test_bad_call_names_the_constraint_and_keeps_others(db: Database) -> None:
+    repo = ApiUsageRepository(db)
+    kept = await repo.log(call())
+    bad = LogApiCallParams.model_construct(
+        service="twitter", endpoint="x", success=True, called_at=None, status_code=42, response_time_ms=1.0,
+        error_type=None, error_message=None,
+    )  # fmt: skip
+    with pytest.raises(InvalidData, match="api_usage_status_code_http"):
+        async with db.transaction() as tx:
+            await ApiUsageRepository(tx).log(bad)
+    with pytest.raises(InvalidData, match="api_usage_response_time_not_negative"):
+        async with db.transaction() as tx:
+            await ApiUsageRepository(tx).log_many([call(), call().model_copy(update={"response_time_ms": -1.0})])
+    assert (await repo.today()).calls >= 1 and kept.id > 0
