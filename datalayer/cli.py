@@ -271,5 +271,33 @@ def health(app: AppContext, quick: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    main()
+@main.command("secret-key")
+def secret_key() -> None:
+    """Print a new random key for DATALAYER_SECRET_KEY (encrypts stored API credentials).
+
+    Keep it outside the database, e.g. in your secret manager; without it stored credentials cannot be read.
+
+    Example: export DATALAYER_SECRET_KEY=$(datalayer secret-key)
+    """
+    from datalayer.secrets import Cipher
+
+    click.echo(Cipher.generate_key())
+
+
+def _add_domain_commands() -> None:
+    """Each bot package may have a `cli` module with a click `group`; it becomes `datalayer <group>`."""
+    import importlib
+    import pkgutil
+
+    import datalayer
+
+    for info in pkgutil.iter_modules(datalayer.__path__):
+        if info.ispkg:
+            try:
+                module = importlib.import_module(f"datalayer.{info.name}.cli")
+            except ModuleNotFoundError:
+                continue
+            main.add_command(module.group)
+
+
+_add_domain_commands()

@@ -76,7 +76,7 @@ def test_db_psql_runs_a_command(database_url: str) -> None:
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "datalayer.cli", "--database-url", database_url, "db", "psql", "-At", "-c",
+        [sys.executable, "-m", "datalayer", "--database-url", database_url, "db", "psql", "-At", "-c",
          "SELECT count(*) FROM twitter_bot.system_state WHERE false"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip

@@ -91,7 +91,7 @@ async def test_two_processes_migrating_at_once_apply_once(fresh_url: str) -> Non
     env = {**os.environ, "DATABASE_URL": fresh_url}
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "datalayer.cli", "migrate", "--json",
+            sys.executable, "-m", "datalayer", "migrate", "--json",
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(2)

@@ -11,8 +11,11 @@ from datalayer.twitter_bot import PutCachedTranslationParams, TranslationCacheRe
 async def test_cache_hit_miss_and_stats(db: Database) -> None:
     cache = TranslationCacheRepository(db)
     assert await cache.get("en", "es", "Hello") is None  # a miss
-    stored = await cache.put(PutCachedTranslationParams(source_language="en", target_language="es",
-                                                        original_text="Hello", translated_text="Hola", confidence=0.9))  # fmt: skip
+    stored = await cache.put(
+        PutCachedTranslationParams(
+            source_language="en", target_language="es", original_text="Hello", translated_text="Hola", confidence=0.9
+        )
+    )
     assert stored.hit_count == 0 and len(stored.cache_key) == 64
     first = await cache.get("en", "es", "Hello")
     second = await cache.get("en", "es", "Hello")
@@ -22,15 +25,21 @@ async def test_cache_hit_miss_and_stats(db: Database) -> None:
     stats = await cache.stats()
     assert (stats.live_entries, stats.hits, stats.misses) == (1, 2, 2)
     assert stats.hit_rate == pytest.approx(0.5)
-    refreshed = await cache.put(PutCachedTranslationParams(source_language="en", target_language="es",
-                                                           original_text="Hello", translated_text="¡Hola!"))  # fmt: skip
+    refreshed = await cache.put(
+        PutCachedTranslationParams(
+            source_language="en", target_language="es", original_text="Hello", translated_text="¡Hola!"
+        )
+    )
     assert refreshed.hit_count == 2 and refreshed.translated_text == "¡Hola!"
 
 
 async def test_expired_entries_are_not_served_and_are_purged(db: Database, conn: asyncpg.Connection) -> None:
     cache = TranslationCacheRepository(db)
-    await cache.put(PutCachedTranslationParams(source_language="en", target_language="es", original_text="Bye",
-                                               translated_text="Adiós", ttl_seconds=60))  # fmt: skip
+    await cache.put(
+        PutCachedTranslationParams(
+            source_language="en", target_language="es", original_text="Bye", translated_text="Adiós", ttl_seconds=60
+        )
+    )
     await conn.execute("UPDATE twitter_bot.translation_cache SET created_at = now() - interval '2 hours', "
                        "expires_at = now() - interval '1 hour'")  # fmt: skip
     assert await cache.get("en", "es", "Bye") is None

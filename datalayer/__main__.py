@@ -1,0 +1,5 @@
+"""`python -m datalayer` is the `datalayer` command."""
+
+from datalayer.cli import main
+
+main()

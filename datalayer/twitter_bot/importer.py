@@ -1,0 +1,257 @@
+"""Import the bot's old file store: `logs/last_tweet_id.txt`, `logs/api_usage.json`, `drafts/*.json`.
+
+Every file is read and validated completely before anything is written; one bad record anywhere stops the
+import with a report naming each file, line and field, and nothing is imported. The import then runs in one
+transaction and is idempotent: last_tweet_id never moves backwards, usage records carry an import key, and a
+draft is skipped when its tweet already has a translation into that language. Source files are only read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from datalayer.db import Database
+from datalayer.errors import InvalidData
+from datalayer.twitter_bot.models import LANGUAGE, ImportDraftParams, LogApiCallParams
+from datalayer.twitter_bot.repositories import (
+    ApiUsageRepository,
+    SystemStateRepository,
+    TranslationRepository,
+    import_key,
+)
+
+BATCH = 5000
+
+
+class ImportFailed(InvalidData):
+    """Some input could not be read; `problems` lists each one. Nothing was imported."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class ApiUsageRecord(BaseModel):
+    """One element of logs/api_usage.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field(min_length=1)
+    endpoint: str = Field(min_length=1)
+    timestamp: datetime
+    success: bool
+    status_code: int | None = Field(default=None, ge=100, le=599)
+    response_time: float | None = Field(default=None, ge=0, description="seconds")
+    response_time_ms: float | None = Field(default=None, ge=0)
+    error_type: str | None = None
+    error_message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_time_unit(self) -> ApiUsageRecord:
+        if self.response_time is not None and self.response_time_ms is not None:
+            raise ValueError("give response_time (seconds) or response_time_ms, not both")
+        return self
+
+    def to_params(self) -> LogApiCallParams:
+        ms = self.response_time_ms if self.response_time is None else self.response_time * 1000
+        return LogApiCallParams(
+            service=self.service,
+            endpoint=self.endpoint,
+            called_at=_utc(self.timestamp),
+            success=self.success,
+            status_code=self.status_code,
+            response_time_ms=ms,
+            error_type=self.error_type,
+            error_message=self.error_message,
+        )
+
+
+class DraftFile(BaseModel):
+    """The content of one drafts/*.json file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tweet_id: int = Field(gt=0)
+    original_text: str = Field(min_length=1)
+    translated_text: str = Field(min_length=1)
+    target_language: str = Field(pattern=LANGUAGE)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    created_at: datetime | None = None
+    author_username: str = Field(default="unknown", pattern=r"^[A-Za-z0-9_]{1,50}$")
+    author_id: int = Field(default=0, ge=0)
+    tweet_created_at: datetime | None = None
+
+
+@dataclass
+class ImportReport:
+    last_tweet_id: dict[str, Any] = field(default_factory=lambda: {"present": False})
+    api_usage: dict[str, Any] = field(default_factory=lambda: {"present": False, "imported": 0, "skipped": 0})
+    drafts: dict[str, Any] = field(default_factory=lambda: {"files": 0, "imported": 0, "skipped": []})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"last_tweet_id": self.last_tweet_id, "api_usage": self.api_usage, "drafts": self.drafts}
+
+
+@dataclass
+class _Parsed:
+    last_tweet_id: int | None = None
+    usage_keys: list[str] = field(default_factory=list)
+    usage: list[LogApiCallParams] = field(default_factory=list)
+    drafts: list[tuple[str, ImportDraftParams]] = field(default_factory=list)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _read(path: Path, root: Path, problems: list[str]) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path.relative_to(root)}: cannot be read: {exc}")
+        return None
+
+
+def _pydantic_problems(where: str, exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        out.append(f"{where}: field '{loc}': {err['msg']}")
+    return out
+
+
+def _array_elements(text: str) -> list[tuple[int, Any]]:
+    """The elements of a top-level JSON array, each with the line it starts on."""
+    decoder = json.JSONDecoder()
+    i = len(text) - len(text.lstrip())
+    if not text[i:].startswith("["):
+        raise json.JSONDecodeError("expected a JSON array of call records", text, i)
+    i += 1
+    items: list[tuple[int, Any]] = []
+    while True:
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        if i < len(text) and text[i] == "]":
+            rest = text[i + 1 :].strip()
+            if rest:
+                raise json.JSONDecodeError("extra data after the array", text, i + 1)
+            return items
+        if items:
+            if i >= len(text) or text[i] != ",":
+                raise json.JSONDecodeError("expected ',' or ']'", text, i)
+            i += 1
+            while i < len(text) and text[i] in " \t\r\n":
+                i += 1
+        value, end = decoder.raw_decode(text, i)
+        items.append((text.count("\n", 0, i) + 1, value))
+        i = end
+
+
+def parse(directory: Path) -> _Parsed:
+    """Read and validate every source file; raise ImportFailed listing every problem."""
+    if not directory.is_dir():
+        raise ImportFailed([f"{directory}: not a directory"])
+    problems: list[str] = []
+    parsed = _Parsed()
+
+    last = directory / "logs" / "last_tweet_id.txt"
+    if last.exists():
+        text = _read(last, directory, problems)
+        if text is not None:
+            lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+            if len(lines) != 1 or not lines[0][1].isdigit() or int(lines[0][1]) <= 0:
+                where = f"line {lines[0][0]}" if lines else "line 1"
+                problems.append(
+                    f"logs/last_tweet_id.txt {where}: expected one positive tweet id, found {text.strip()!r:.60}"
+                )
+            else:
+                parsed.last_tweet_id = int(lines[0][1])
+
+    usage = directory / "logs" / "api_usage.json"
+    if usage.exists():
+        text = _read(usage, directory, problems)
+        if text is not None:
+            try:
+                elements = _array_elements(text)
+            except json.JSONDecodeError as exc:
+                problems.append(f"logs/api_usage.json line {exc.lineno} column {exc.colno}: {exc.msg}")
+                elements = []
+            for position, (line, raw) in enumerate(elements):
+                where = f"logs/api_usage.json line {line} (record {position + 1})"
+                try:
+                    record = ApiUsageRecord.model_validate(raw)
+                except ValidationError as exc:
+                    problems.extend(_pydantic_problems(where, exc))
+                    continue
+                parsed.usage_keys.append(import_key(position, raw))
+                parsed.usage.append(record.to_params())
+
+    drafts_dir = directory / "drafts"
+    if drafts_dir.is_dir():
+        for path in sorted(drafts_dir.glob("*.json")):
+            name = str(path.relative_to(directory))
+            text = _read(path, directory, problems)
+            if text is None:
+                continue
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{name} line {exc.lineno} column {exc.colno}: {exc.msg}")
+                continue
+            try:
+                draft = DraftFile.model_validate(raw)
+            except ValidationError as exc:
+                problems.extend(_pydantic_problems(f"{name} line 1", exc))
+                continue
+            created = _utc(draft.created_at or datetime.fromtimestamp(path.stat().st_mtime, UTC))
+            parsed.drafts.append(
+                (
+                    name,
+                    ImportDraftParams(
+                        tweet_id=draft.tweet_id,
+                        author_id=draft.author_id,
+                        author_username=draft.author_username,
+                        original_text=draft.original_text,
+                        tweet_created_at=_utc(draft.tweet_created_at or created),
+                        target_language=draft.target_language,
+                        translated_text=draft.translated_text,
+                        confidence=draft.confidence,
+                        created_at=created,
+                    ),
+                )
+            )
+    if problems:
+        raise ImportFailed(problems)
+    return parsed
+
+
+async def import_directory(db: Database, directory: Path) -> ImportReport:
+    """Import everything from an old bot directory in one transaction; see the module docstring."""
+    parsed = parse(directory)
+    report = ImportReport()
+    report.drafts["files"] = len(parsed.drafts)
+    async with db.transaction() as tx:
+        if parsed.last_tweet_id is not None:
+            stored = await SystemStateRepository(tx).advance_last_tweet_id(parsed.last_tweet_id)
+            report.last_tweet_id = {"present": True, "file": parsed.last_tweet_id, "stored": stored}
+        if (directory / "logs" / "api_usage.json").exists():
+            usage = ApiUsageRepository(tx)
+            new = 0
+            for start in range(0, len(parsed.usage), BATCH):
+                new += await usage.import_calls(
+                    parsed.usage_keys[start : start + BATCH], parsed.usage[start : start + BATCH]
+                )
+            report.api_usage = {"present": True, "imported": new, "skipped": len(parsed.usage) - new}
+        translations = TranslationRepository(tx)
+        for name, draft in parsed.drafts:
+            if await translations.import_draft(draft):
+                report.drafts["imported"] += 1
+            else:
+                report.drafts["skipped"].append(name)
+    return report
