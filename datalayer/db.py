@@ -25,6 +25,8 @@ log = logging.getLogger("datalayer")
 Connection = asyncpg.Connection | PoolConnectionProxy
 Isolation = Literal["read_committed", "read_uncommitted", "serializable", "repeatable_read"]
 
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
 # Called with each query's name after it ran; the test suite uses it to prove every query was executed.
 observers: list[Callable[[str], None]] = []
 
@@ -64,26 +66,37 @@ class Executor:
     def connection(self) -> Connection | None:
         return self._conn
 
-    async def _run(self, method: str, name: str, sql: str, args: Sequence[object]) -> Any:
+    async def _pooled(self, method: str, sql: str, args: Sequence[object]) -> Any:
+        pool = self._pool
+        assert pool is not None
+        # An idle connection is handed over at once; only a real wait pays for the timeout machinery.
+        conn = await pool.acquire(timeout=None if pool.get_idle_size() else self._acquire_timeout)
+        try:
+            return await getattr(conn, method)(sql, *args)
+        finally:
+            await pool.release(conn)
+
+    def _finished(self, name: str, started: float) -> None:
+        """After each query: the slow-query log, and the observers (the test suite's executed-query set)."""
+        if self._slow_s:
+            elapsed = time.perf_counter() - started
+            if elapsed > self._slow_s:
+                log.warning("slow query %s took %.1f ms", name, elapsed * 1000)
+        for observe in observers:
+            observe(name)
+
+    # The four methods below are the hot path: each is one await on the driver plus the row conversion.
+    async def one(self, q: One[M], *args: object) -> M | None:
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                result = await getattr(self._conn, method)(sql, *args)
+                row = await self._conn.fetchrow(q.sql, *(args if q.order is None else q.args(args)))
             else:
-                assert self._pool is not None
-                async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
-                    result = await getattr(conn, method)(sql, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise errors.from_postgres(exc, name) from exc
-        elapsed = time.perf_counter() - started
-        if self._slow_s and elapsed > self._slow_s:
-            log.warning("slow query %s took %.1f ms", name, elapsed * 1000)
-        for observe in observers:
-            observe(name)
-        return result
-
-    async def one(self, q: One[M], *args: object) -> M | None:
-        row = await self._run("fetchrow", q.query.name, q.sql, q.args(args))
+                row = await self._pooled("fetchrow", q.sql, args if q.order is None else q.args(args))
+        except _DRIVER_ERRORS as exc:
+            raise errors.from_postgres(exc, q.query.name) from exc
+        if self._slow_s or observers:
+            self._finished(q.query.name, started)
         if row is None:
             return None
         assert q.build is not None
@@ -91,18 +104,45 @@ class Executor:
         return result
 
     async def many(self, q: Many[M], *args: object) -> list[M]:
-        rows = await self._run("fetch", q.query.name, q.sql, q.args(args))
+        started = time.perf_counter()
+        try:
+            if self._conn is not None:
+                rows = await self._conn.fetch(q.sql, *(args if q.order is None else q.args(args)))
+            else:
+                rows = await self._pooled("fetch", q.sql, args if q.order is None else q.args(args))
+        except _DRIVER_ERRORS as exc:
+            raise errors.from_postgres(exc, q.query.name) from exc
+        if self._slow_s or observers:
+            self._finished(q.query.name, started)
         build = q.build
         assert build is not None
         return [build(row) for row in rows]
 
     async def value(self, q: Value[T], *args: object) -> T:
-        result: T = await self._run("fetchval", q.query.name, q.sql, q.args(args))
+        started = time.perf_counter()
+        try:
+            if self._conn is not None:
+                result: T = await self._conn.fetchval(q.sql, *(args if q.order is None else q.args(args)))
+            else:
+                result = await self._pooled("fetchval", q.sql, args if q.order is None else q.args(args))
+        except _DRIVER_ERRORS as exc:
+            raise errors.from_postgres(exc, q.query.name) from exc
+        if self._slow_s or observers:
+            self._finished(q.query.name, started)
         return result
 
     async def execute(self, q: Execute, *args: object) -> str:
-        result: str = await self._run("execute", q.query.name, q.sql, q.args(args))
-        return result
+        started = time.perf_counter()
+        try:
+            if self._conn is not None:
+                status: str = await self._conn.execute(q.sql, *(args if q.order is None else q.args(args)))
+            else:
+                status = await self._pooled("execute", q.sql, args if q.order is None else q.args(args))
+        except _DRIVER_ERRORS as exc:
+            raise errors.from_postgres(exc, q.query.name) from exc
+        if self._slow_s or observers:
+            self._finished(q.query.name, started)
+        return status
 
     async def copy_records(
         self, schema: str, table: str, columns: Sequence[str], records: Iterable[Sequence[object]]
@@ -122,7 +162,7 @@ class Executor:
             assert self._pool is not None
             async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
                 return await copy(conn)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except _DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, name) from exc
 
 

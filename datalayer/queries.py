@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 import aiosql
 from aiosql.types import SQLOperationType
@@ -79,6 +81,61 @@ def _resolve(loaded: Any, dotted: str) -> Any:
     return obj
 
 
+def _admits_none(annotation: Any) -> bool:
+    if annotation is None or annotation is type(None) or annotation is Any:
+        return True
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        return any(_admits_none(a) for a in get_args(annotation))
+    if origin is Annotated:
+        return _admits_none(get_args(annotation)[0])
+    # JsonValue and similar aliases admit None when their definition does.
+    value = getattr(annotation, "__value__", None)
+    return value is not None and _admits_none(value)
+
+
+def row_builder(model: type[M]) -> Callable[[Any], M]:
+    """Turn a result row into `model`, doing all lookups once here rather than per row.
+
+    `datalayer check` proves, against the live schema, that a bound query's columns have exactly the
+    model's field names and Python types; the column names are fixed by the SQL text, which is loaded
+    once. A row with the model's number of columns and no NULL in a field that does not admit None is
+    therefore built without running the validator (the sqlc approach: trust what was checked). Any other
+    row — such a NULL (the catalog cannot vouch for expressions), or a column count that moved because a
+    `*` met a changed table — goes through full pydantic validation, which raises a ValidationError
+    naming the field. tests/test_queries.py holds both paths to the same result.
+    """
+    validate: Callable[[Any], M] = model.__pydantic_validator__.validate_python
+    fields = frozenset(model.model_fields)
+    width = len(fields)
+    # Only fields that do not admit None need a NULL check; one C-level itemgetter fetches them all.
+    required = [name for name, info in model.model_fields.items() if not _admits_none(info.annotation)]
+    pick_required = itemgetter(*required, *required[:1])  # ≥ 2 names, so it always returns a tuple
+    new = object.__new__
+    set_attr = object.__setattr__
+    if model.__pydantic_post_init__ is not None or model.__private_attributes__:
+        return lambda row: validate(dict(row))
+
+    # Every trusted instance has all fields set; the models are frozen, so one set can be shared.
+    all_set = set(fields)
+
+    def build(row: Any) -> M:
+        values = dict(row)
+        try:
+            if len(values) != width or (required and None in pick_required(values)):
+                return validate(values)
+        except KeyError:  # a column name the model does not have
+            return validate(values)
+        obj = new(model)
+        set_attr(obj, "__dict__", values)
+        set_attr(obj, "__pydantic_fields_set__", all_set)
+        set_attr(obj, "__pydantic_extra__", None)
+        set_attr(obj, "__pydantic_private__", None)
+        return obj
+
+    return build
+
+
 # -- bindings ----------------------------------------------------------------------------------------------------
 _ONE_OPS = (SQLOperationType.SELECT_ONE, SQLOperationType.INSERT_RETURNING)
 _MANY_OPS = (SQLOperationType.SELECT,)
@@ -96,23 +153,21 @@ class Bound:
     value_type: Any = None
     owner: str = ""
     sql: str = field(init=False)
+    order: tuple[int, ...] | None = field(init=False)
     build: Callable[[Any], Any] | None = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sql", self.query.sql)
-        build = None
-        if self.model is not None:
-            # The validator is fetched once here; per row we only hand it a dict.
-            validate = self.model.__pydantic_validator__.validate_python
-            build = lambda row: validate(dict(row))  # noqa: E731
-        object.__setattr__(self, "build", build)
+        object.__setattr__(self, "order", self.query.order)
+        object.__setattr__(self, "build", None if self.model is None else row_builder(self.model))
 
     @property
     def name(self) -> str:
         return self.query.name
 
     def args(self, values: tuple[object, ...]) -> tuple[object, ...]:
-        order = self.query.order
+        """Arguments in the order of the SQL's `$n` placeholders (declared order when they differ)."""
+        order = self.order
         return values if order is None else tuple(values[i] for i in order)
 
 

@@ -1,0 +1,276 @@
+"""The cost of the machinery, measured side by side in one run on one database.
+
+(a) our repository method, (b) raw asyncpg with the same SQL, (c) aiosql called directly plus
+`model_validate(dict(row))`, (d) SQLAlchemy 2 async ORM over asyncpg. Methods run interleaved in rounds,
+and each figure is the median over rounds, so a noisy neighbour hits every method alike.
+
+    make bench            # or: python -m bench.run --rounds 5 --ops 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosql
+import asyncpg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from bench.orm import ApiUsageORM, TweetORM
+from datalayer import queries as q
+from datalayer.config import Settings
+from datalayer.db import Database, init_connection, resolve_url
+from datalayer.migrate import Migrator
+from datalayer.twitter_bot import ApiUsageRepository, LogApiCallParams, TweetRepository
+from datalayer.twitter_bot.models import ApiUsage, Tweet
+from tests.conftest import create_database, drop_database
+
+TWEETS = 10_000
+console = Console(width=140)
+
+
+@dataclass
+class Result:
+    workload: str
+    method: str
+    ops_per_s: float
+    p50_ms: float
+    p99_ms: float
+    ratio_to_raw: float = 0.0
+
+
+def call_params(i: int) -> LogApiCallParams:
+    return LogApiCallParams(
+        service="twitter", endpoint="tweets", success=i % 10 != 0, status_code=200,
+        response_time_ms=float(i % 500), called_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+async def timed_serial(fn: Callable[[int], Awaitable[Any]], ops: int) -> tuple[float, list[float]]:
+    lat = []
+    start = time.perf_counter()
+    for i in range(ops):
+        t0 = time.perf_counter()
+        await fn(i)
+        lat.append(time.perf_counter() - t0)
+    return ops / (time.perf_counter() - start), lat
+
+
+async def timed_concurrent(fn: Callable[[int], Awaitable[Any]], ops: int, tasks: int = 8) -> tuple[float, list[float]]:
+    lat: list[float] = []
+
+    async def worker(w: int) -> None:
+        for i in range(w, ops, tasks):
+            t0 = time.perf_counter()
+            await fn(i)
+            lat.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(tasks)))
+    return ops / (time.perf_counter() - start), lat
+
+
+async def main(rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
+    settings = Settings()
+    server = resolve_url(settings)
+    url = await create_database(server, "datalayer_bench")
+    try:
+        async with Migrator(url) as m:
+            await m.apply()
+        return await run_all(url, rounds, ops, bulk_rows, out)
+    finally:
+        await drop_database(server, url)
+
+
+async def run_all(url: str, rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
+    settings = Settings(pool_min_size=8, pool_max_size=8, slow_query_ms=0)
+    conn = await asyncpg.connect(url)
+    await init_connection(conn)
+    # The raw pool gets the very settings our Database uses (command timeout, statement cache).
+    pool = await asyncpg.create_pool(
+        url, min_size=8, max_size=8, init=init_connection,
+        command_timeout=settings.command_timeout, statement_cache_size=settings.statement_cache_size,
+    )  # fmt: skip
+    assert pool is not None
+    on_conn = Database.on_connection(conn, settings)
+    async with Database.connect(settings, url) as on_pool:
+        seed = [
+            (i, 1, "watched", f"tweet number {i} about translation", datetime.now(UTC), "en")
+            for i in range(1, TWEETS + 1)
+        ]
+        await conn.copy_records_to_table(
+            "tweets", schema_name="twitter_bot", records=seed,
+            columns=["id", "author_id", "author_username", "text", "created_at", "language"],
+        )  # fmt: skip
+        await ApiUsageRepository(on_conn).ensure_partitions_ahead(1)
+        await conn.execute("ANALYZE")
+
+        raw_q = aiosql.from_path(q.queries_dir(), "asyncpg")
+        get_sql = q.load()["twitter_bot.get_tweet"].sql
+        log_sql = q.load()["twitter_bot.log_api_call"].sql
+        sa_one = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"), pool_size=1, max_overflow=0)
+        sa_pool = create_async_engine(
+            url.replace("postgresql://", "postgresql+asyncpg://"), pool_size=8, max_overflow=0
+        )
+        s_one = async_sessionmaker(sa_one, expire_on_commit=False)
+        s_pool = async_sessionmaker(sa_pool, expire_on_commit=False)
+        tweets_conn, tweets_pool = TweetRepository(on_conn), TweetRepository(on_pool)
+        usage_conn = ApiUsageRepository(on_conn)
+
+        def key(i: int) -> int:
+            return i % TWEETS + 1
+
+        async def sa_get(maker: async_sessionmaker[Any], i: int) -> Any:
+            async with maker() as s:
+                return await s.get(TweetORM, key(i))
+
+        async def sa_insert(i: int) -> Any:
+            p = call_params(i)
+            row = ApiUsageORM(**p.model_dump())
+            async with s_one() as s, s.begin():
+                s.add(row)
+            return row
+
+        async def aiosql_get(target: Any, i: int) -> Tweet:
+            return Tweet.model_validate(dict(await raw_q.twitter_bot.get_tweet(target, id=key(i))))
+
+        async def aiosql_insert(i: int) -> ApiUsage:
+            p = call_params(i)
+            row = await raw_q.twitter_bot.log_api_call(conn, **p.model_dump())
+            return ApiUsage.model_validate(dict(row))
+
+        async def raw_insert(i: int) -> Any:
+            p = call_params(i)
+            return await conn.fetchrow(log_sql, p.service, p.endpoint, p.called_at, p.success, p.status_code,
+                                       p.response_time_ms, p.error_type, p.error_message)  # fmt: skip
+
+        workloads: dict[str, tuple[Callable[..., Any], dict[str, Callable[[int], Awaitable[Any]]]]] = {
+            "pk read (1 connection)": (timed_serial, {
+                "repository": lambda i: tweets_conn.get(key(i)),
+                "raw asyncpg": lambda i: conn.fetchrow(get_sql, key(i)),
+                "aiosql + model_validate": lambda i: aiosql_get(conn, i),
+                "sqlalchemy orm": lambda i: sa_get(s_one, i),
+            }),
+            "pk read (8 tasks, pool)": (timed_concurrent, {
+                "repository": lambda i: tweets_pool.get(key(i)),
+                "raw asyncpg": lambda i: pool.fetchrow(get_sql, key(i)),
+                "aiosql + model_validate": lambda i: aiosql_get(pool, i),
+                "sqlalchemy orm": lambda i: sa_get(s_pool, i),
+            }),
+            "insert returning model": (timed_serial, {
+                "repository": lambda i: usage_conn.log(call_params(i)),
+                "raw asyncpg": raw_insert,
+                "aiosql + model_validate": aiosql_insert,
+                "sqlalchemy orm": sa_insert,
+            }),
+        }  # fmt: skip
+
+        samples: dict[tuple[str, str], list[tuple[float, list[float]]]] = {}
+        for name, (runner, methods) in workloads.items():
+            for method, fn in methods.items():  # warm-up: prepared statements, pools, caches
+                await runner(fn, max(200, ops // 10))
+            for _ in range(rounds):
+                for method, fn in methods.items():
+                    samples.setdefault((name, method), []).append(await runner(fn, ops))
+
+        # Bulk: the same rows through our COPY path and raw COPY, interleaved.
+        params = [call_params(i) for i in range(bulk_rows)]
+        tuples = [(p.service, p.endpoint, p.called_at, p.success, p.status_code, p.response_time_ms, p.error_type,
+                   p.error_message) for p in params]  # fmt: skip
+        cols = ["service", "endpoint", "called_at", "success", "status_code", "response_time_ms", "error_type",
+                "error_message"]  # fmt: skip
+
+        async def bulk_repo(_: int) -> Any:
+            return await usage_conn.log_many(params)
+
+        async def bulk_raw(_: int) -> Any:
+            return await conn.copy_records_to_table(
+                "api_usage", schema_name="twitter_bot", records=tuples, columns=cols
+            )
+
+        async def bulk_sa(_: int) -> Any:
+            from sqlalchemy import insert
+
+            async with s_one() as s, s.begin():
+                await s.execute(insert(ApiUsageORM), [p.model_dump() for p in params])
+
+        bulk = {"repository (COPY)": bulk_repo, "raw asyncpg COPY": bulk_raw, "sqlalchemy orm bulk insert": bulk_sa}
+        for _ in range(rounds):
+            for method, fn in bulk.items():
+                await conn.execute("TRUNCATE twitter_bot.api_usage")  # every method starts from an empty table
+                ops_s, lat = await timed_serial(fn, 1)
+                samples.setdefault((f"bulk insert {bulk_rows} rows", method), []).append((bulk_rows * ops_s, lat))
+
+        await sa_one.dispose()
+        await sa_pool.dispose()
+    await pool.close()
+    await conn.close()
+
+    results = []
+    for (workload, method), runs in samples.items():
+        lat = sorted(x for _, ls in runs for x in ls)
+        results.append(Result(
+            workload, method, statistics.median(r for r, _ in runs),
+            lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+        ))  # fmt: skip
+    for r in results:
+        raw = next(x for x in results if x.workload == r.workload and x.method.startswith("raw"))
+        r.ratio_to_raw = r.ops_per_s / raw.ops_per_s
+    report(results, out, rounds, ops, bulk_rows)
+    return results
+
+
+def report(results: list[Result], out: Path, rounds: int, ops: int, bulk_rows: int) -> None:
+    table = Table(title=f"datalayer bench: {rounds} rounds × {ops} ops, bulk {bulk_rows} rows (median of rounds)")
+    for col in ("workload", "method", "ops/s (rows/s for bulk)", "p50 ms", "p99 ms", "× raw"):
+        table.add_column(col, justify="right" if col not in ("workload", "method") else "left")
+    for r in results:
+        table.add_row(
+            r.workload, r.method, f"{r.ops_per_s:,.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", f"{r.ratio_to_raw:.2f}"
+        )
+    console.print(table)
+
+    def ratio(workload: str, method: str) -> float:
+        return next(r.ops_per_s for r in results if r.workload == workload and r.method == method)
+
+    targets = []
+    for w in ("pk read (1 connection)", "pk read (8 tasks, pool)", "insert returning model"):
+        repo, raw, sa = ratio(w, "repository"), ratio(w, "raw asyncpg"), ratio(w, "sqlalchemy orm")
+        targets.append((f"{w}: repository ≥ 0.90 × raw asyncpg", repo / raw, 0.90))
+        targets.append((f"{w}: repository ≥ 3 × SQLAlchemy ORM", repo / sa, 3.0))
+    bw = f"bulk insert {bulk_rows} rows"
+    targets.append(
+        (f"{bw}: repository ≥ 0.80 × raw COPY", ratio(bw, "repository (COPY)") / ratio(bw, "raw asyncpg COPY"), 0.80)
+    )
+    for text, value, goal in targets:
+        console.print(f"{'[green]met[/green]' if value >= goal else '[red]NOT met[/red]'}  {text}: {value:.3f}")
+    out.write_text(json.dumps(
+        {
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rounds": rounds, "ops": ops, "bulk_rows": bulk_rows,
+            "results": [r.__dict__ for r in results],
+            "targets": [{"target": t, "value": round(v, 3), "goal": g, "met": v >= g} for t, v, g in targets],
+        },
+        indent=2,
+    ))  # fmt: skip
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--bulk-rows", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.ops, args.bulk_rows, args.out))
