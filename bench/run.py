@@ -177,7 +177,7 @@ async def run_all(url: str, rounds: int, ops: int, bulk_rows: int, out: Path) ->
 
         samples: dict[tuple[str, str], list[tuple[float, list[float]]]] = {}
         for name, (runner, methods) in workloads.items():
-            for method, fn in methods.items():  # warm-up: prepared statements, pools, caches
+            for fn in methods.values():  # warm-up: prepared statements, pools, caches
                 await runner(fn, max(200, ops // 10))
             for _ in range(rounds):
                 for method, fn in methods.items():
