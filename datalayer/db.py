@@ -178,6 +178,12 @@ class Transaction:
         assert conn is not None
         return conn
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A savepoint inside this transaction: an error rolls back only what ran inside it."""
+        async with _tx(self.connection, None):
+            yield self
+
 
 class Database:
     """The entry point: `async with Database.connect() as db:`; repositories are built on `db` or on a `tx`."""

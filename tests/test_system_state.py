@@ -64,3 +64,22 @@ async def test_transaction_commits(db: Database) -> None:
     async with db.transaction() as tx:
         await SystemStateRepository(tx).set("committed", 1)
     assert await SystemStateRepository(db).get("committed") is not None
+
+
+async def test_savepoint_inside_a_pool_transaction(database_url: str) -> None:
+    from datalayer import Settings
+
+    async with Database.connect(Settings(), database_url) as pooled:
+        try:
+            async with pooled.transaction() as tx:
+                await SystemStateRepository(tx).set("outer", 1)
+                with pytest.raises(InvalidData):
+                    async with tx.transaction() as inner:
+                        await SystemStateRepository(inner).set("inner", 2)
+                        await SystemStateRepository(inner).set("", 3)
+                assert await SystemStateRepository(tx).get("inner") is None
+                assert await SystemStateRepository(tx).get("outer") is not None
+                raise RuntimeError("roll the outer transaction back too")
+        except RuntimeError:
+            pass
+        assert await SystemStateRepository(pooled).get("outer") is None
