@@ -80,7 +80,17 @@ async def timed_concurrent(fn: Callable[[int], Awaitable[Any]], ops: int, tasks:
     return ops / (time.perf_counter() - start), lat
 
 
+def query_load_ms() -> tuple[int, float]:
+    """Time to load and parse every queries/**/*.sql (what the first import of a repository pays)."""
+    q.load.cache_clear()
+    started = time.perf_counter()
+    count = len(q.load())
+    return count, (time.perf_counter() - started) * 1000
+
+
 async def main(rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
+    count, load_ms = query_load_ms()
+    console.print(f"loading all {count} named queries: {load_ms:.1f} ms (target: well under 1 s)")
     settings = Settings()
     server = resolve_url(settings)
     url = await create_database(server, "datalayer_bench")

@@ -86,6 +86,7 @@ class Executor:
             observe(name)
 
     # The four methods below are the hot path: each is one await on the driver plus the row conversion.
+    # They repeat their shape on purpose: a shared helper would add a coroutine frame to every query.
     async def one(self, q: One[M], *args: object) -> M | None:
         started = time.perf_counter()
         try:

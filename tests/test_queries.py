@@ -21,8 +21,8 @@ def test_every_query_is_named_documented_and_declares_parameters() -> None:
     for name, query in q.load().items():
         short = name.rsplit(".", 1)[-1]
         assert re.fullmatch(r"[a-z][a-z0-9_]*", short), name
-        assert short.startswith(VERBS) or short.endswith(("_stats", "_daily", "_monthly", "_rate", "_percentiles",
-                                                           "_today", "_errors")), f"{name}: not a verb name"  # fmt: skip
+        assert short.startswith(VERBS) or short.endswith(("_stats", "_rate", "_percentiles",
+                                                           "_today", "_errors", "_by_period")), f"{name}: not a verb name"  # fmt: skip
         assert query.doc.strip(), f"{name} ({query.source}) has no -- doc line"
         assert len(set(query.params)) == len(query.params), name
 

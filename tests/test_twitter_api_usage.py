@@ -71,12 +71,12 @@ async def test_reports(db: Database) -> None:
     since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
 
     daily = await repo.daily(since, until)
-    assert [(d.day, d.service, d.calls, d.failures) for d in daily] == [
+    assert [(d.period_start, d.service, d.calls, d.failures) for d in daily] == [
         (date(2026, 10, 1), "twitter", 100, 0),
         (date(2026, 10, 2), "deepl", 5, 4),
     ]
     monthly = await repo.monthly(since, until)
-    assert [(m.month, m.service, m.calls) for m in monthly] == [
+    assert [(m.period_start, m.service, m.calls) for m in monthly] == [
         (date(2026, 10, 1), "deepl", 5), (date(2026, 10, 1), "twitter", 100)
     ]  # fmt: skip
     rates = {r.service: r.success_rate for r in await repo.success_rate(since)}

@@ -159,17 +159,8 @@ class DroppedPartitionRow(Row):
     name: str
 
 
-class ApiUsageDailyRow(Row):
-    day: date
-    service: str
-    endpoint: str
-    calls: int
-    failures: int
-    avg_response_time_ms: float | None
-
-
-class ApiUsageMonthlyRow(Row):
-    month: date
+class ApiUsageByPeriodRow(Row):
+    period_start: date
     service: str
     endpoint: str
     calls: int

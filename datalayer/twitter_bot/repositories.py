@@ -19,8 +19,7 @@ from datalayer.twitter_bot.models import (
     ApiResponseTimePercentilesRow,
     ApiSuccessRateRow,
     ApiUsage,
-    ApiUsageDailyRow,
-    ApiUsageMonthlyRow,
+    ApiUsageByPeriodRow,
     ApiUsagePartitionRow,
     ApiUsageTodayRow,
     CacheStatsRow,
@@ -216,8 +215,7 @@ _ENSURE_PARTITION = q.value("twitter_bot.ensure_api_usage_partition", bool)
 _LIST_PARTITIONS = q.many("twitter_bot.list_api_usage_partitions", ApiUsagePartitionRow)
 _DROP_PARTITIONS = q.many("twitter_bot.drop_api_usage_partitions_before", DroppedPartitionRow)
 _DELETE_OLD_USAGE = q.value("twitter_bot.delete_api_usage_older_than", int)
-_USAGE_DAILY = q.many("twitter_bot.api_usage_daily", ApiUsageDailyRow)
-_USAGE_MONTHLY = q.many("twitter_bot.api_usage_monthly", ApiUsageMonthlyRow)
+_USAGE_BY_PERIOD = q.many("twitter_bot.api_usage_by_period", ApiUsageByPeriodRow)
 _SUCCESS_RATE = q.many("twitter_bot.api_success_rate", ApiSuccessRateRow)
 _PERCENTILES = q.many("twitter_bot.api_response_time_percentiles", ApiResponseTimePercentilesRow)
 _TOP_ERRORS = q.many("twitter_bot.top_api_errors", TopApiErrorsRow)
@@ -302,11 +300,13 @@ class ApiUsageRepository(Repository):
     async def delete_older_than(self, cutoff: datetime) -> int:
         return await self._x.value(_DELETE_OLD_USAGE, cutoff)
 
-    async def daily(self, since: datetime, until: datetime) -> list[ApiUsageDailyRow]:
-        return await self._x.many(_USAGE_DAILY, since, until)
+    async def daily(self, since: datetime, until: datetime) -> list[ApiUsageByPeriodRow]:
+        """Calls per UTC day, service and endpoint in [since, until)."""
+        return await self._x.many(_USAGE_BY_PERIOD, "day", since, until)
 
-    async def monthly(self, since: datetime, until: datetime) -> list[ApiUsageMonthlyRow]:
-        return await self._x.many(_USAGE_MONTHLY, since, until)
+    async def monthly(self, since: datetime, until: datetime) -> list[ApiUsageByPeriodRow]:
+        """Calls per UTC month, service and endpoint in [since, until)."""
+        return await self._x.many(_USAGE_BY_PERIOD, "month", since, until)
 
     async def success_rate(self, since: datetime) -> list[ApiSuccessRateRow]:
         return await self._x.many(_SUCCESS_RATE, since)

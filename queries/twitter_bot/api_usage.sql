@@ -45,22 +45,9 @@ WITH deleted AS (
 )
 SELECT count(*)::bigint FROM deleted;
 
--- name: api_usage_daily(since, until)
--- Calls per UTC day, service and endpoint in [since, until): volume, failures, mean latency.
-SELECT (date_trunc('day', called_at AT TIME ZONE 'UTC'))::date AS day,
-       service,
-       endpoint,
-       count(*)::bigint AS calls,
-       count(*) FILTER (WHERE NOT success)::bigint AS failures,
-       avg(response_time_ms)::double precision AS avg_response_time_ms
-  FROM twitter_bot.api_usage
- WHERE called_at >= :since AND called_at < :until
- GROUP BY 1, 2, 3
- ORDER BY 1, 2, 3;
-
--- name: api_usage_monthly(since, until)
--- Calls per UTC month, service and endpoint in [since, until).
-SELECT (date_trunc('month', called_at AT TIME ZONE 'UTC'))::date AS month,
+-- name: api_usage_by_period(period, since, until)
+-- Calls per UTC period ('day' or 'month'), service and endpoint in [since, until): volume, failures, mean latency.
+SELECT (date_trunc(:period, called_at AT TIME ZONE 'UTC'))::date AS period_start,
        service,
        endpoint,
        count(*)::bigint AS calls,
