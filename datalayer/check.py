@@ -22,7 +22,9 @@ from pydantic import BaseModel, JsonValue
 
 import datalayer
 from datalayer import queries as q
+from datalayer.config import mask_url
 from datalayer.db import Executor
+from datalayer.errors import Unavailable
 from datalayer.repository import Row
 
 # PostgreSQL type → the Python type asyncpg returns for it.
@@ -61,8 +63,8 @@ _NULLABILITY = q.many("ops.list_column_nullability", ColumnNullability)
 def import_repositories() -> None:
     """Import every module under `datalayer`, so every repository's bindings are registered."""
     for info in pkgutil.walk_packages(datalayer.__path__, "datalayer."):
-        if info.name.endswith(("__main__", ".cli")) or ".cli" in info.name:
-            continue
+        if info.name.rsplit(".", 1)[-1] in ("__main__", "cli"):
+            continue  # command-line modules bind no queries and import click
         importlib.import_module(info.name)
 
 
@@ -130,11 +132,11 @@ async def run(ex: Executor, url: str) -> Report:
     import_repositories()
     report = Report()
     loaded = q.load()
-    psycopg_url = url
-    with psycopg.connect(psycopg_url, autocommit=True) as conn:
-        described: dict[str, Described | str] = {}
-        for name, query in sorted(loaded.items()):
-            described[name] = describe(conn, query.sql)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            described = {name: describe(conn, query.sql) for name, query in sorted(loaded.items())}
+    except psycopg.OperationalError as exc:
+        raise Unavailable(f"cannot connect to {mask_url(url)} to prepare the queries: {exc}") from exc
     oids = sorted({c[1] for d in described.values() if isinstance(d, Described) for c in d.columns})
     type_names = {t.oid: t.name for t in await ex.many(_TYPE_NAMES, oids)}
     origins = sorted({(c[2], c[3]) for d in described.values() if isinstance(d, Described) for c in d.columns if c[2]})
