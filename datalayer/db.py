@@ -66,11 +66,17 @@ class Executor:
     def connection(self) -> Connection | None:
         return self._conn
 
+    def _acquire(self) -> Any:
+        """A pooled connection (awaitable). An idle one is handed over at once; only a real wait pays for
+        the acquire-timeout machinery."""
+        pool = self._pool
+        assert pool is not None
+        return pool.acquire(timeout=None if pool.get_idle_size() else self._acquire_timeout)
+
     async def _pooled(self, method: str, sql: str, args: Sequence[object]) -> Any:
         pool = self._pool
         assert pool is not None
-        # An idle connection is handed over at once; only a real wait pays for the timeout machinery.
-        conn = await pool.acquire(timeout=None if pool.get_idle_size() else self._acquire_timeout)
+        conn = await self._acquire()
         try:
             return await getattr(conn, method)(sql, *args)
         finally:
@@ -91,9 +97,9 @@ class Executor:
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                row = await self._conn.fetchrow(q.sql, *(args if q.order is None else q.args(args)))
+                row = await self._conn.fetchrow(q.sql, *q.args(args))
             else:
-                row = await self._pooled("fetchrow", q.sql, args if q.order is None else q.args(args))
+                row = await self._pooled("fetchrow", q.sql, q.args(args))
         except _DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, q.query.name) from exc
         if self._slow_s or observers:
@@ -108,9 +114,9 @@ class Executor:
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                rows = await self._conn.fetch(q.sql, *(args if q.order is None else q.args(args)))
+                rows = await self._conn.fetch(q.sql, *q.args(args))
             else:
-                rows = await self._pooled("fetch", q.sql, args if q.order is None else q.args(args))
+                rows = await self._pooled("fetch", q.sql, q.args(args))
         except _DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, q.query.name) from exc
         if self._slow_s or observers:
@@ -123,9 +129,9 @@ class Executor:
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                result: T = await self._conn.fetchval(q.sql, *(args if q.order is None else q.args(args)))
+                result: T = await self._conn.fetchval(q.sql, *q.args(args))
             else:
-                result = await self._pooled("fetchval", q.sql, args if q.order is None else q.args(args))
+                result = await self._pooled("fetchval", q.sql, q.args(args))
         except _DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, q.query.name) from exc
         if self._slow_s or observers:
@@ -136,9 +142,9 @@ class Executor:
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                status: str = await self._conn.execute(q.sql, *(args if q.order is None else q.args(args)))
+                status: str = await self._conn.execute(q.sql, *q.args(args))
             else:
-                status = await self._pooled("execute", q.sql, args if q.order is None else q.args(args))
+                status = await self._pooled("execute", q.sql, q.args(args))
         except _DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, q.query.name) from exc
         if self._slow_s or observers:
@@ -161,8 +167,11 @@ class Executor:
             if self._conn is not None:
                 return await copy(self._conn)
             assert self._pool is not None
-            async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
+            conn = await self._acquire()
+            try:
                 return await copy(conn)
+            finally:
+                await self._pool.release(conn)
         except _DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, name) from exc
 

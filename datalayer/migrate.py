@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from yoyo import get_backend, read_migrations
+from yoyo.migrations import get_migration_hash
 
 from datalayer import queries as q
 from datalayer.db import Executor, init_connection
@@ -121,7 +122,6 @@ class Migrator:
         migrations = self._migrations()
         applied_hashes = set(await asyncio.to_thread(self._backend.get_applied_migration_hashes))
         recorded = {row.migration_id: row.sha256 for row in await self._recorded()}
-        by_hash = {m.hash: m for m in migrations}
         states = [
             MigrationState(
                 id=m.id,
@@ -132,12 +132,12 @@ class Migrator:
             )
             for m in migrations
         ]
-        # Applied migrations whose files no longer exist: yoyo only knows their hash, our ledger their id.
-        known = {m.id for m in migrations}
-        for mid in sorted(set(recorded) - known):
-            states.append(MigrationState(mid, True, None, recorded[mid], None))
-        if len(applied_hashes - set(by_hash)) > len(set(recorded) - known):
-            states.append(MigrationState("(unknown id)", True, None, None, None))
+        # Applied migrations whose files are gone: yoyo keeps only sha256(id), so the ledger names them.
+        orphans = applied_hashes - {m.hash for m in migrations}
+        id_of = {get_migration_hash(mid): mid for mid in recorded}
+        for h in sorted(orphans, key=lambda h: id_of.get(h, "~")):
+            mid = id_of.get(h)
+            states.append(MigrationState(mid or f"(unknown, hash {h[:12]})", True, None, recorded.get(mid or ""), None))
         return states
 
     async def _recorded(self) -> list[MigrationChecksum]:

@@ -142,3 +142,17 @@ async def test_broken_migration_reports_and_applies_nothing_of_itself(fresh_url:
         assert await conn.fetchval("SELECT to_regclass('twitter_bot.half')") is None
     finally:
         await conn.close()
+
+
+async def test_applied_migration_whose_file_is_gone_is_drift(fresh_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), directory)
+    (directory / "0999.later.sql").write_text("CREATE TABLE twitter_bot.later (id int);")
+    (directory / "0999.later.rollback.sql").write_text("DROP TABLE twitter_bot.later;")
+    async with Migrator(fresh_url, directory) as m:
+        await m.apply()
+    (directory / "0999.later.sql").unlink()
+    (directory / "0999.later.rollback.sql").unlink()
+    pending, drift = await pending_and_drift(fresh_url, directory)
+    assert pending == []
+    assert [(d.id, d.applied, d.drift) for d in drift] == [("0999.later", True, "applied, but its file is gone")]
