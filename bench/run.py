@@ -31,8 +31,7 @@ from datalayer import queries as q
 from datalayer.config import Settings
 from datalayer.db import Database, init_connection, resolve_url
 from datalayer.migrate import Migrator
-from datalayer.twitter_bot import ApiUsageRepository, LogApiCallParams, TweetRepository
-from datalayer.twitter_bot.models import ApiUsage, Tweet
+from datalayer.twitter_bot import ApiUsage, ApiUsageRepository, LogApiCallParams, Tweet, TweetRepository
 from tests.conftest import create_database, drop_database
 
 TWEETS = 10_000

@@ -10,19 +10,25 @@ from datalayer.errors import (
     NotFound,
     ReferenceMissing,
     Retryable,
+    StateConflict,
     Unavailable,
 )
+from datalayer.queries import Params
+from datalayer.secrets import Cipher
 
 __all__ = [
+    "Cipher",
     "Conflict",
     "Database",
     "DatalayerError",
     "InvalidData",
     "MigrationError",
     "NotFound",
+    "Params",
     "ReferenceMissing",
     "Retryable",
     "Settings",
+    "StateConflict",
     "Transaction",
     "Unavailable",
 ]

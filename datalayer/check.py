@@ -22,10 +22,9 @@ from pydantic import BaseModel, JsonValue
 
 import datalayer
 from datalayer import queries as q
-from datalayer.config import mask_url
 from datalayer.db import Executor
-from datalayer.errors import Unavailable
-from datalayer.repository import Row
+from datalayer.errors import connect_failed
+from datalayer.ops.catalog import CatalogRepository, ColumnNullability
 
 # PostgreSQL type → the Python type asyncpg returns for it.
 PG_TO_PY: dict[str, Any] = {
@@ -44,20 +43,8 @@ PG_TO_PY: dict[str, Any] = {
 }  # fmt: skip
 
 
-class TypeName(Row):
-    oid: int
-    name: str
-
-
-class ColumnNullability(Row):
-    table_oid: int
-    attnum: int
-    column_name: str
-    nullable: bool
-
-
-_TYPE_NAMES = q.many("ops.list_type_names", TypeName)
-_NULLABILITY = q.many("ops.list_column_nullability", ColumnNullability)
+# Parameters: asyncpg encodes a Python int for these too.
+_NUMERIC_PARAMS = frozenset({"double precision", "real", "numeric"})
 
 
 def import_repositories() -> None:
@@ -136,14 +123,12 @@ async def run(ex: Executor, url: str) -> Report:
         with psycopg.connect(url, autocommit=True) as conn:
             described = {name: describe(conn, query.sql) for name, query in sorted(loaded.items())}
     except psycopg.OperationalError as exc:
-        raise Unavailable(f"cannot connect to {mask_url(url)} to prepare the queries: {exc}") from exc
-    oids = sorted({c[1] for d in described.values() if isinstance(d, Described) for c in d.columns})
-    type_names = {t.oid: t.name for t in await ex.many(_TYPE_NAMES, oids)}
-    origins = sorted({(c[2], c[3]) for d in described.values() if isinstance(d, Described) for c in d.columns if c[2]})
-    nullability = {
-        (n.table_oid, n.attnum): n
-        for n in await ex.many(_NULLABILITY, [o[0] for o in origins], [o[1] for o in origins])
-    }
+        raise connect_failed(url, exc) from exc
+    ok = [d for d in described.values() if isinstance(d, Described)]
+    oids = sorted({c[1] for d in ok for c in d.columns} | {p for d in ok for p in d.params})
+    catalog = CatalogRepository(ex)
+    type_names = await catalog.type_names(oids)
+    nullability = await catalog.nullability(sorted({(c[2], c[3]) for d in ok for c in d.columns if c[2]}))
 
     for name, query in sorted(loaded.items()):
         report.checked += 1
@@ -167,6 +152,26 @@ async def run(ex: Executor, url: str) -> Report:
     return report
 
 
+def _check_params(where: str, b: q.Bound, d: Described, type_names: dict[int, str]) -> list[str]:
+    """Each declared parameter against the type PostgreSQL infers for its `$n`."""
+    problems: list[str] = []
+    numbered = b.query.numbered
+    declared = dict(b.param_types)
+    for n, (name, oid) in enumerate(zip(numbered, d.params, strict=False), 1):
+        if name not in declared:
+            continue
+        pg_type = type_names.get(oid, f"oid {oid}")
+        annotation = declared[name]
+        base, _ = _split_optional(annotation)
+        if pg_type in _NUMERIC_PARAMS and base is int:
+            continue
+        if not _type_ok(pg_type, annotation):
+            problems.append(
+                f"{where}: parameter ${n} {name} is {pg_type} in PostgreSQL but {b.owner} declares {_show(annotation)}"
+            )
+    return problems
+
+
 def _check_binding(
     where: str,
     b: q.Bound,
@@ -174,7 +179,7 @@ def _check_binding(
     type_names: dict[int, str],
     nullability: dict[tuple[int, int], ColumnNullability],
 ) -> list[str]:
-    problems: list[str] = []
+    problems: list[str] = _check_params(where, b, d, type_names)
     columns = [
         (name, type_names.get(oid, f"oid {oid}"), nullability.get((tab, col))) for name, oid, tab, col in d.columns
     ]
@@ -182,7 +187,7 @@ def _check_binding(
         return problems
     if b.shape == "value":
         if len(columns) != 1:
-            return [f"{where}: bound as a single value by {b.owner} but returns {len(columns)} columns"]
+            return [*problems, f"{where}: bound as a single value by {b.owner} but returns {len(columns)} columns"]
         _name, pg_type, _ = columns[0]
         if not _type_ok(pg_type, b.value_type):
             problems.append(f"{where}: returns {pg_type} but {b.owner} expects {_show(b.value_type)}")

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from datalayer.config import Settings, mask_url
+from datalayer.config import Settings, load_settings, mask_url
 from datalayer.db import Database, resolve_url
 from datalayer.errors import DatalayerError
 
@@ -39,9 +39,12 @@ class AppContext:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
 
-    def with_db(self, fn: Callable[[Database], Awaitable[T]]) -> T:
+    def with_db(self, fn: Callable[[Database], Awaitable[T]], *, check_schema: bool | None = None) -> T:
+        """Run `fn` on a pool. By default the schema is checked first: an unmigrated database is a clean
+        MigrationError telling to run `datalayer migrate`, not a `relation does not exist`."""
+
         async def go() -> T:
-            async with Database.connect(self.settings, self.url) as db:
+            async with Database.connect(self.settings, self.url, check_schema=check_schema) as db:
                 return await fn(db)
 
         return self.run(go())
@@ -68,10 +71,12 @@ class CleanErrors(click.Group):
 
 @click.group(cls=CleanErrors)
 @click.option("--database-url", envvar="DATABASE_URL", help="PostgreSQL URL; default: the embedded cluster.")
-@click.option("--pool-max-size", type=int, envvar="DATALAYER_POOL_MAX_SIZE", help="Largest pool size.")
+@click.option(
+    "--pool-max-size", type=click.IntRange(1, 10_000), envvar="DATALAYER_POOL_MAX_SIZE", help="Largest pool size."
+)
 @click.option(
     "--statement-cache-size",
-    type=int,
+    type=click.IntRange(0, 100_000),
     envvar="DATALAYER_STATEMENT_CACHE_SIZE",
     help="asyncpg prepared-statement cache; 0 behind PgBouncer in transaction mode.",
 )
@@ -87,11 +92,11 @@ def main(
     Example: datalayer health --quick
     """
     try:
-        settings = Settings().with_overrides(
+        settings = load_settings(
             database_url=database_url, pool_max_size=pool_max_size, statement_cache_size=statement_cache_size
         )
     except ValueError as exc:
-        raise click.ClickException(f"bad configuration: {exc}") from exc
+        raise click.ClickException(f"bad configuration: {exc}") from None
     ctx.obj = AppContext(settings)
 
 
@@ -115,19 +120,25 @@ def _cluster(app: AppContext) -> Any:
 def db_up(app: AppContext) -> None:
     """Start the embedded cluster (initialise it the first time); prints its URL.
 
+    The cluster lives in DATALAYER_HOME, by default the project's .datalayer/ (found from any folder).
+
     Example: datalayer db up
     """
-    click.echo(_cluster(app).up())
+    cluster = _cluster(app)
+    url = cluster.up()
+    click.echo(f"embedded PostgreSQL in {cluster.pgdata}", err=True)
+    click.echo(url)
 
 
 @db.command("down")
 @pass_app
 def db_down(app: AppContext) -> None:
-    """Stop the embedded cluster.
+    """Stop the embedded cluster (its port is kept for the next `db up`).
 
     Example: datalayer db down
     """
-    click.echo("stopped" if _cluster(app).down() else "not running")
+    cluster = _cluster(app)
+    click.echo(f"stopped ({cluster.pgdata})" if cluster.down() else f"not running ({cluster.pgdata})")
 
 
 @db.command("url")
@@ -190,6 +201,8 @@ def migrate(
         raise click.UsageError("--to and --all go with --rollback")
     if to and everything:
         raise click.UsageError("give either --to ID or --all, not both")
+    if show_list and (rollback or dry_run):
+        raise click.UsageError("--list only lists: it does not go with --rollback or --dry-run")
 
     async def go() -> None:
         async with Migrator(app.url) as m:
@@ -237,7 +250,14 @@ def check(app: AppContext, as_json: bool) -> None:
 
     report = app.with_db(lambda db: checker.run(db.executor, db.url))
     if as_json:
-        emit_json({"checked": report.checked, "ok": report.ok, "problems": report.problems})
+        from datalayer import queries as q
+
+        bindings = [
+            {"query": b.name, "owner": b.owner, "shape": b.shape, "retry_safe": b.retry,
+             "params": [f"{n}: {getattr(t, '__name__', str(t))}" for n, t in b.param_types]}
+            for name in sorted(q.REGISTRY) for b in q.REGISTRY[name]
+        ]  # fmt: skip
+        emit_json({"checked": report.checked, "ok": report.ok, "problems": report.problems, "bindings": bindings})
     else:
         for problem in report.problems:
             click.echo(f"✗ {problem}")
@@ -248,17 +268,26 @@ def check(app: AppContext, as_json: bool) -> None:
 
 # -- health ------------------------------------------------------------------------------------------------------
 @main.command()
-@click.option("--quick", is_flag=True, required=True, help="Reachability, latency, version, migrations, drift.")
+@click.option("--quick", is_flag=True, help="Only the quick checks (today the same set: more checks come later).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def health(app: AppContext, quick: bool, as_json: bool) -> None:
-    """Report whether the database is healthy; exits 1 when it is not.
+    """Report whether the database is healthy: reachable, latency, version, pending migrations, drift.
 
-    Example: datalayer health --quick
+    Exits 1 when it is not (also when the server cannot be reached: then `reachable` is false).
+
+    Example: datalayer health --json
     """
     from datalayer import health as checks
 
-    report = app.with_db(checks.quick)
+    try:
+        report = app.with_db(checks.quick, check_schema=False)
+    except DatalayerError as exc:
+        try:
+            url = app.url
+        except DatalayerError:
+            url = "(embedded cluster)"
+        report = checks.unreachable(url, exc)
     if as_json:
         emit_json(report)
     else:
@@ -269,6 +298,79 @@ def health(app: AppContext, quick: bool, as_json: bool) -> None:
         console.print("[green]healthy[/green]" if report["ok"] else "[red]unhealthy[/red]")
     if not report["ok"]:
         sys.exit(1)
+
+
+# -- stats -------------------------------------------------------------------------------------------------------
+@main.group()
+def stats() -> None:
+    """Statistics of the named queries.
+
+    Example: datalayer stats queries
+    """
+
+
+@stats.command("queries")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--reset", is_flag=True, help="Forget the flushed statistics of every process first.")
+@pass_app
+def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
+    """Per named query: the data layer's own figures (calls, errors, retries, rows, mean / p95 / max latency,
+    flushed by every process when it closes its Database) beside pg_stat_statements' for the same name.
+
+    Every statement starts with its name as a comment (/* twitter_bot.get_tweet */), which is how the two meet.
+
+    Example: datalayer stats queries --json
+    """
+    from datalayer.ops.stats import StatsRepository, missing_extension_reason
+    from datalayer.queries import percentile
+
+    async def go(db: Database) -> dict[str, Any]:
+        repo = StatsRepository(db)
+        if reset:
+            await repo.reset()
+        ours = {t.name: t for t in await repo.totals()}
+        server: dict[str, Any] = {}
+        note = None
+        try:
+            server = {s.name: s for s in await repo.statements() if s.name}
+        except DatalayerError as exc:
+            note = missing_extension_reason(exc)
+        rows = []
+        for name in sorted(set(ours) | set(server)):
+            o, s = ours.get(name), server.get(name)
+            rows.append(
+                {
+                    "name": name,
+                    "calls": o.calls if o else None,
+                    "errors": o.errors if o else None,
+                    "retries": o.retries if o else None,
+                    "rows": o.rows if o else None,
+                    "mean_ms": round(o.total_ms / o.calls, 3) if o and o.calls else None,
+                    "p95_ms": round(percentile(o.buckets, 0.95, o.max_ms / 1000) * 1000, 3) if o else None,
+                    "max_ms": round(o.max_ms, 3) if o else None,
+                    "server_calls": s.calls if s else None,
+                    "server_rows": s.rows if s else None,
+                    "server_mean_ms": round(s.mean_ms, 3) if s and s.mean_ms is not None else None,
+                    "server_total_ms": round(s.total_ms, 3) if s else None,
+                }
+            )
+        return {"queries": rows, "pg_stat_statements": note or "available"}
+
+    report = app.with_db(go)
+    if as_json:
+        emit_json(report)
+        return
+    table = Table(
+        "query", "calls", "errors", "retries", "mean ms", "p95 ms", "max ms", "server calls", "server mean ms"
+    )
+    for r in report["queries"]:
+        table.add_row(
+            r["name"], *("-" if r[k] is None else str(r[k]) for k in (
+                "calls", "errors", "retries", "mean_ms", "p95_ms", "max_ms", "server_calls", "server_mean_ms"))
+        )  # fmt: skip
+    console.print(table)
+    if report["pg_stat_statements"] != "available":
+        click.echo(report["pg_stat_statements"])
 
 
 @main.command("secret-key")

@@ -1,21 +1,40 @@
-"""`Database` owns the asyncpg pool; `Executor` runs bound queries on the pool or on one connection."""
+"""`Database` owns the asyncpg pool; `Executor` runs bound queries on the pool or on one connection.
+
+The contract under connection loss (tests/test_faults.py causes each case for real):
+
+- No driver exception reaches a caller: everything becomes a `datalayer.errors` class.
+- A statement that returned, or a COMMIT that was acknowledged, is a success. Putting the connection back
+  afterwards may fail (it died in between); that only discards the connection.
+- A retry-safe binding (reads, and writes that are idempotent by construction) is retried on a fresh pooled
+  connection after a connection-class failure, with exponential backoff and jitter, within
+  `retry_attempts` and `retry_deadline`. Any binding is retried when the failure came before its statement was
+  sent (no connection could be had). Otherwise the caller gets `Unavailable(connection_lost=True)` at once.
+- Inside a transaction nothing is retried statement by statement: the transaction is gone with its connection.
+  `run_in_transaction` runs the whole function again; a connection lost *during* COMMIT is reported as
+  `Unavailable(commit_unknown=True)` and never repeated blindly.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from datalayer import errors
-from datalayer.config import Settings, mask_url
-from datalayer.queries import Execute, Many, One, Value
+from datalayer.config import Settings, mask_url, url_problem
+from datalayer.errors import DRIVER_ERRORS, is_connection_lost
+from datalayer.queries import BUCKETS_S, Bound, Execute, Many, One, QueryStats, Value, all_stats, percentile
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -25,10 +44,50 @@ log = logging.getLogger("datalayer")
 Connection = asyncpg.Connection | PoolConnectionProxy
 Isolation = Literal["read_committed", "read_uncommitted", "serializable", "repeatable_read"]
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-
 # Called with each query's name after it ran; the test suite uses it to prove every query was executed.
 observers: list[Callable[[str], None]] = []
+
+
+class _NotSent(Exception):
+    """No connection could be had: the statement never left this process, so any binding may be retried."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+_CAUGHT: tuple[type[Exception], ...] = (*DRIVER_ERRORS, _NotSent)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    return exc.cause if isinstance(exc, _NotSent) else exc
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5
+    backoff: float = 0.05
+    backoff_max: float = 1.0
+    deadline: float = 15.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RetryPolicy:
+        return cls(s.retry_attempts, s.retry_backoff, s.retry_backoff_max, s.retry_deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecConfig:
+    """What every executor of one Database shares (the pool's, and each transaction's)."""
+
+    acquire_timeout: float = 10.0
+    slow_query_ms: float = 0.0
+    retry: RetryPolicy = RetryPolicy()
+    stats: bool = True
+    trust: bool = True  # False: every row is fully validated (schema not checked at connect)
+
+    @classmethod
+    def from_settings(cls, s: Settings, *, trust: bool = True) -> ExecConfig:
+        return cls(s.acquire_timeout, s.slow_query_ms, RetryPolicy.from_settings(s), s.query_stats, trust)
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -37,26 +96,32 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _release_quietly(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
+    """Put a connection back. If it died meanwhile, asyncpg has already terminated it (the pool opens a new
+    one on demand): that is no failure of the call that used it."""
+    try:
+        await pool.release(conn)
+    except DRIVER_ERRORS as exc:
+        log.debug("discarded a pooled connection that failed on release: %s", exc)
+
+
 class Executor:
     """Runs bound queries on a pool (one pooled connection per call) or on a single connection."""
 
-    __slots__ = ("_acquire_timeout", "_conn", "_pool", "_slow_s")
+    __slots__ = ("_cfg", "_conn", "_pool", "_slow_s", "_stats", "_trust")
 
-    def __init__(
-        self,
-        target: asyncpg.Pool | Connection,
-        *,
-        acquire_timeout: float = 10.0,
-        slow_query_ms: float = 0.0,
-    ) -> None:
+    def __init__(self, target: asyncpg.Pool | Connection, config: ExecConfig | None = None) -> None:
         self._pool: asyncpg.Pool | None = None
         self._conn: Connection | None = None
         if isinstance(target, asyncpg.Pool):
             self._pool = target
         else:
             self._conn = target
-        self._acquire_timeout = acquire_timeout
-        self._slow_s = slow_query_ms / 1000.0
+        cfg = config or ExecConfig()
+        self._cfg = cfg
+        self._slow_s = cfg.slow_query_ms / 1000.0
+        self._stats = cfg.stats
+        self._trust = cfg.trust
 
     @property
     def executor(self) -> Executor:
@@ -66,95 +131,149 @@ class Executor:
     def connection(self) -> Connection | None:
         return self._conn
 
-    def _acquire(self) -> Any:
-        """A pooled connection (awaitable). An idle one is handed over at once; only a real wait pays for
-        the acquire-timeout machinery."""
-        pool = self._pool
-        assert pool is not None
-        return pool.acquire(timeout=None if pool.get_idle_size() else self._acquire_timeout)
+    @property
+    def config(self) -> ExecConfig:
+        return self._cfg
 
     async def _pooled(self, method: str, sql: str, args: Sequence[object]) -> Any:
         pool = self._pool
         assert pool is not None
-        conn = await self._acquire()
         try:
-            return await getattr(conn, method)(sql, *args)
-        finally:
-            await pool.release(conn)
+            # An idle connection is handed over at once; only a real wait pays for the timeout machinery.
+            conn = await pool.acquire(timeout=None if pool.get_idle_size() else self._cfg.acquire_timeout)
+        except DRIVER_ERRORS as exc:
+            raise _NotSent(exc) from exc
+        try:
+            result = await getattr(conn, method)(sql, *args)
+        except BaseException:
+            await _release_quietly(pool, conn)
+            raise
+        await _release_quietly(pool, conn)
+        return result
 
-    def _finished(self, name: str, started: float) -> None:
-        """After each query: the slow-query log, and the observers (the test suite's executed-query set)."""
-        if self._slow_s:
-            elapsed = time.perf_counter() - started
-            if elapsed > self._slow_s:
-                log.warning("slow query %s took %.1f ms", name, elapsed * 1000)
+    def _finished(self, q: Bound, started: float, rows: int) -> None:
+        """After each query: statistics, the slow-query log, and the observers (the tests' executed set)."""
+        elapsed = time.perf_counter() - started
+        if self._stats:
+            st = q.stats
+            st.calls += 1
+            st.rows += rows
+            st.total_s += elapsed
+            if elapsed > st.max_s:
+                st.max_s = elapsed
+            st.buckets[bisect_left(BUCKETS_S, elapsed)] += 1
+        if self._slow_s and elapsed > self._slow_s:
+            log.warning("slow query %s took %.1f ms", q.name, elapsed * 1000)
         for observe in observers:
-            observe(name)
+            observe(q.name)
+
+    def _may_retry(self, q: Bound, exc: BaseException) -> bool:
+        if self._pool is None:
+            return False  # one connection (a transaction): it is gone, and the transaction with it
+        if isinstance(exc, _NotSent):
+            return is_connection_lost(exc.cause)
+        return q.retry and is_connection_lost(exc)
+
+    async def _recover(self, q: Bound, method: str, args: Sequence[object], exc: BaseException, started: float) -> Any:
+        """The slow path after a failed first try: retry on a fresh connection when allowed, else raise ours."""
+        if self._may_retry(q, exc):
+            policy = self._cfg.retry
+            stats = q.stats
+
+            def count(_state: object) -> None:
+                stats.retries += 1
+
+            remaining = max(0.0, policy.deadline - (time.perf_counter() - started))
+            try:
+                await asyncio.sleep(policy.backoff)
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(max(1, policy.attempts - 1)) | stop_after_delay(remaining),
+                    wait=wait_exponential_jitter(
+                        multiplier=policy.backoff, max=policy.backoff_max, jitter=policy.backoff
+                    ),
+                    retry=retry_if_exception(lambda e: self._may_retry(q, e)),
+                    before=count,
+                    reraise=True,
+                ):
+                    with attempt:
+                        return await self._pooled(method, q.sql, args)
+            except _CAUGHT as again:
+                exc = again
+        self._finished(q, started, 0)
+        q.stats.errors += 1
+        cause = _unwrap(exc)
+        raise errors.from_postgres(cause, q.name) from cause
 
     # The four methods below are the hot path: each is one await on the driver plus the row conversion.
     # They repeat their shape on purpose: a shared helper would add a coroutine frame to every query.
     async def one(self, q: One[M], *args: object) -> M | None:
+        values = q.args(args)
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                row = await self._conn.fetchrow(q.sql, *q.args(args))
+                row = await self._conn.fetchrow(q.sql, *values)
             else:
-                row = await self._pooled("fetchrow", q.sql, q.args(args))
-        except _DRIVER_ERRORS as exc:
-            raise errors.from_postgres(exc, q.query.name) from exc
-        if self._slow_s or observers:
-            self._finished(q.query.name, started)
+                row = await self._pooled("fetchrow", q.sql, values)
+        except _CAUGHT as exc:
+            row = await self._recover(q, "fetchrow", values, exc, started)
+        if self._stats or self._slow_s or observers:
+            self._finished(q, started, row is not None)
         if row is None:
             return None
-        assert q.build is not None
-        result: M = q.build(row)
+        build = q.build if self._trust else q.validate
+        assert build is not None
+        result: M = build(row)
         return result
 
     async def many(self, q: Many[M], *args: object) -> list[M]:
+        values = q.args(args)
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                rows = await self._conn.fetch(q.sql, *q.args(args))
+                rows = await self._conn.fetch(q.sql, *values)
             else:
-                rows = await self._pooled("fetch", q.sql, q.args(args))
-        except _DRIVER_ERRORS as exc:
-            raise errors.from_postgres(exc, q.query.name) from exc
-        if self._slow_s or observers:
-            self._finished(q.query.name, started)
-        build = q.build
+                rows = await self._pooled("fetch", q.sql, values)
+        except _CAUGHT as exc:
+            rows = await self._recover(q, "fetch", values, exc, started)
+        if self._stats or self._slow_s or observers:
+            self._finished(q, started, len(rows))
+        build = q.build if self._trust else q.validate
         assert build is not None
         return [build(row) for row in rows]
 
     async def value(self, q: Value[T], *args: object) -> T:
+        values = q.args(args)
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                result: T = await self._conn.fetchval(q.sql, *q.args(args))
+                result: T = await self._conn.fetchval(q.sql, *values)
             else:
-                result = await self._pooled("fetchval", q.sql, q.args(args))
-        except _DRIVER_ERRORS as exc:
-            raise errors.from_postgres(exc, q.query.name) from exc
-        if self._slow_s or observers:
-            self._finished(q.query.name, started)
+                result = await self._pooled("fetchval", q.sql, values)
+        except _CAUGHT as exc:
+            result = await self._recover(q, "fetchval", values, exc, started)
+        if self._stats or self._slow_s or observers:
+            self._finished(q, started, 1)
         return result
 
     async def execute(self, q: Execute, *args: object) -> str:
+        values = q.args(args)
         started = time.perf_counter()
         try:
             if self._conn is not None:
-                status: str = await self._conn.execute(q.sql, *q.args(args))
+                status: str = await self._conn.execute(q.sql, *values)
             else:
-                status = await self._pooled("execute", q.sql, q.args(args))
-        except _DRIVER_ERRORS as exc:
-            raise errors.from_postgres(exc, q.query.name) from exc
-        if self._slow_s or observers:
-            self._finished(q.query.name, started)
+                status = await self._pooled("execute", q.sql, values)
+        except _CAUGHT as exc:
+            status = await self._recover(q, "execute", values, exc, started)
+        if self._stats or self._slow_s or observers:
+            tail = status.rsplit(" ", 1)[-1]
+            self._finished(q, started, int(tail) if tail.isdigit() else 0)
         return status
 
     async def copy_records(
         self, schema: str, table: str, columns: Sequence[str], records: Iterable[Sequence[object]]
     ) -> int:
-        """Bulk insert with COPY; returns the number of rows copied."""
+        """Bulk insert with COPY; returns the number of rows copied. Not retry-safe: COPY has no ON CONFLICT."""
         name = f"copy {schema}.{table}"
 
         async def copy(conn: Connection) -> int:
@@ -166,13 +285,17 @@ class Executor:
         try:
             if self._conn is not None:
                 return await copy(self._conn)
-            assert self._pool is not None
-            conn = await self._acquire()
+            pool = self._pool
+            assert pool is not None
+            try:
+                conn = await pool.acquire(timeout=self._cfg.acquire_timeout)
+            except DRIVER_ERRORS as exc:
+                raise errors.from_postgres(exc, name) from exc
             try:
                 return await copy(conn)
             finally:
-                await self._pool.release(conn)
-        except _DRIVER_ERRORS as exc:
+                await _release_quietly(pool, conn)
+        except DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, name) from exc
 
 
@@ -191,8 +314,39 @@ class Transaction:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A savepoint inside this transaction: an error rolls back only what ran inside it."""
-        async with _tx(self.connection, None):
+        async with _tx(self.connection, None, nested=True):
             yield self
+
+
+@dataclass(frozen=True)
+class QueryStatsRow:
+    """Statistics of one named query in this process (`db.query_stats()`)."""
+
+    name: str
+    calls: int
+    errors: int
+    retries: int
+    rows: int
+    total_ms: float
+    mean_ms: float
+    max_ms: float
+    p95_ms: float
+    buckets: tuple[int, ...]
+
+
+def stats_row(name: str, st: QueryStats) -> QueryStatsRow:
+    return QueryStatsRow(
+        name=name,
+        calls=st.calls,
+        errors=st.errors,
+        retries=st.retries,
+        rows=st.rows,
+        total_ms=st.total_s * 1000,
+        mean_ms=st.total_s * 1000 / st.calls if st.calls else 0.0,
+        max_ms=st.max_s * 1000,
+        p95_ms=percentile(st.buckets, 0.95, st.max_s) * 1000,
+        buckets=tuple(st.buckets),
+    )
 
 
 class Database:
@@ -209,10 +363,21 @@ class Database:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, settings: Settings | None = None, url: str | None = None) -> AsyncIterator[Database]:
-        """Open a pool on `url`, DATABASE_URL, or the embedded cluster (started if needed)."""
+    async def connect(
+        cls, settings: Settings | None = None, url: str | None = None, *, check_schema: bool | None = None
+    ) -> AsyncIterator[Database]:
+        """Open a pool on `url`, DATABASE_URL, or the embedded cluster (started if needed).
+
+        Unless `check_schema=False` (or DATALAYER_CHECK_SCHEMA=false), first make sure every migration file is
+        applied and none was edited since: otherwise `MigrationError` says what is pending and to run
+        `datalayer migrate`. Without that check, every row is fully validated instead of trusted.
+        """
         settings = settings or Settings()
         url = url or resolve_url(settings)
+        problem = url_problem(url)
+        if problem:
+            raise errors.Unavailable(f"{mask_url(url)} is not a usable database URL: {problem}")
+        check = settings.check_schema if check_schema is None else check_schema
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -221,63 +386,152 @@ class Database:
                 command_timeout=settings.command_timeout,
                 statement_cache_size=settings.statement_cache_size,
                 init=init_connection,
+                timeout=settings.connect_timeout,
+                server_settings={"application_name": settings.application_name},
             )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise errors.Unavailable(f"cannot connect to {mask_url(url)}: {exc}") from exc
+        except DRIVER_ERRORS as exc:
+            raise errors.connect_failed(url, exc) from exc
         assert pool is not None
+        db = cls(Executor(pool, ExecConfig.from_settings(settings, trust=check)), settings, url, pool)
         try:
-            yield cls(
-                Executor(pool, acquire_timeout=settings.acquire_timeout, slow_query_ms=settings.slow_query_ms),
-                settings,
-                url,
-                pool,
-            )
+            if check:
+                await db.require_migrated()
+            yield db
         finally:
-            await pool.close()
+            if settings.query_stats:
+                await db.flush_query_stats()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=settings.connect_timeout)
+            except DRIVER_ERRORS:
+                pool.terminate()
+            except asyncio.CancelledError:
+                pool.terminate()
+                raise
 
     @classmethod
     def on_connection(cls, conn: Connection, settings: Settings | None = None) -> Database:
         """A Database bound to one connection (tests run everything inside one rolled-back transaction)."""
         settings = settings or Settings()
-        return cls(Executor(conn, slow_query_ms=settings.slow_query_ms), settings, url="(connection)")
+        return cls(Executor(conn, ExecConfig.from_settings(settings)), settings, url="(connection)")
+
+    async def require_migrated(self) -> None:
+        """Raise MigrationError unless every migration file is applied and none drifted."""
+        from datalayer.migrate import schema_state
+
+        pending, drift = await schema_state(self.executor)
+        if pending or drift:
+            parts = []
+            if pending:
+                parts.append(f"{len(pending)} migration(s) pending ({', '.join(pending)})")
+            if drift:
+                parts.append("drift: " + "; ".join(f"{mid}: {why}" for mid, why in drift))
+            hint = "run `datalayer migrate`" if not drift else "restore the edited files, then `datalayer migrate`"
+            raise errors.MigrationError(
+                f"the database at {mask_url(self.url)} does not match this code's migrations: "
+                f"{'; '.join(parts)}; {hint} (or connect with check_schema=False to skip this check)"
+            )
 
     @asynccontextmanager
     async def transaction(self, isolation: Isolation | None = None) -> AsyncIterator[Transaction]:
-        """BEGIN … COMMIT on one connection; any exception rolls back. Nested use becomes a savepoint."""
+        """BEGIN … COMMIT on one connection; any exception rolls back. Nested use becomes a savepoint.
+
+        A connection lost during COMMIT raises `Unavailable(commit_unknown=True)`."""
         ex = self.executor
         conn = ex.connection
         if conn is not None:
-            async with _tx(conn, isolation):
+            async with _tx(conn, isolation, nested=True):
                 yield Transaction(ex)
             return
         assert self.pool is not None
         try:
             pooled: PoolConnectionProxy = await self.pool.acquire(timeout=self.settings.acquire_timeout)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, "transaction") from exc
         try:
-            async with _tx(pooled, isolation):
-                yield Transaction(Executor(pooled, slow_query_ms=self.settings.slow_query_ms))
+            async with _tx(pooled, isolation, nested=False):
+                yield Transaction(Executor(pooled, ex.config))
         finally:
-            await self.pool.release(pooled)
+            await _release_quietly(self.pool, pooled)
+
+    async def run_in_transaction(
+        self,
+        fn: Callable[[Transaction], Awaitable[T]],
+        *,
+        isolation: Isolation | None = None,
+        attempts: int | None = None,
+    ) -> T:
+        """Run `async def fn(tx)` in a transaction, and run it again, whole, after a serialization failure or
+        deadlock (`Retryable`) or a connection lost before COMMIT was sent; give up after `attempts` runs
+        (default DATALAYER_TRANSACTION_ATTEMPTS) with the last error. A connection lost during COMMIT is not
+        repeated: `Unavailable(commit_unknown=True)`. `fn` may run more than once, so it must not have side
+        effects outside the transaction. Inside another transaction it runs once, as a savepoint."""
+        if self.executor.connection is not None:
+            async with self.transaction(isolation) as tx:
+                return await fn(tx)
+        runs = attempts or self.settings.transaction_attempts
+        policy = self.executor.config.retry
+
+        def again(exc: BaseException) -> bool:
+            if isinstance(exc, errors.Retryable):
+                return True
+            return isinstance(exc, errors.Unavailable) and exc.connection_lost and not exc.commit_unknown
+
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(runs),
+            wait=wait_exponential_jitter(multiplier=policy.backoff, max=policy.backoff_max, jitter=policy.backoff),
+            retry=retry_if_exception(again),
+            reraise=True,
+        ):
+            with attempt:
+                async with self.transaction(isolation) as tx:
+                    result = await fn(tx)
+        return result
+
+    # -- statistics --------------------------------------------------------------------------------------------
+    def query_stats(self) -> list[QueryStatsRow]:
+        """Per named query in this process: calls, errors, retries, rows, total / mean / max / p95 latency."""
+        return [stats_row(name, st) for name, st in sorted(all_stats().items()) if st.calls or st.errors]
+
+    async def flush_query_stats(self) -> int:
+        """Add this process's statistics since the last flush to `ops.query_stats` (for `datalayer stats
+        queries`); returns the queries written. Never raises: statistics must not fail their caller."""
+        from datalayer.ops import stats as ops_stats
+
+        try:
+            return await ops_stats.flush(self.executor, self.settings.application_name)
+        except errors.DatalayerError as exc:
+            log.debug("query statistics not flushed: %s", exc)
+            return 0
 
 
 @asynccontextmanager
-async def _tx(conn: Connection, isolation: Isolation | None) -> AsyncIterator[None]:
+async def _tx(conn: Connection, isolation: Isolation | None, *, nested: bool) -> AsyncIterator[None]:
     tx = conn.transaction(isolation=isolation) if isolation else conn.transaction()
     try:
         await tx.start()
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-        raise errors.from_postgres(exc, "BEGIN") from exc
+    except DRIVER_ERRORS as exc:
+        raise errors.from_postgres(exc, "SAVEPOINT" if nested else "BEGIN") from exc
     try:
         yield
     except BaseException:
-        await tx.rollback()
+        try:
+            await tx.rollback()
+        except DRIVER_ERRORS as exc:
+            # The connection is gone; the server rolls back what it had. Keep the original error.
+            log.debug("rollback failed on a lost connection: %s", exc)
         raise
     try:
         await tx.commit()
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-        raise errors.from_postgres(exc, "COMMIT") from exc
+    except DRIVER_ERRORS as exc:
+        if not nested and is_connection_lost(exc):
+            raise errors.Unavailable(
+                f"the connection was lost during COMMIT ({exc or type(exc).__name__}): the transaction may or "
+                "may not have been committed; look at the data before running it again",
+                connection_lost=True,
+                commit_unknown=True,
+                query="COMMIT",
+            ) from exc
+        raise errors.from_postgres(exc, "RELEASE SAVEPOINT" if nested else "COMMIT") from exc
 
 
 def resolve_url(settings: Settings) -> str:

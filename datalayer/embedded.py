@@ -13,6 +13,7 @@ import os
 import pwd
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,7 +96,13 @@ class EmbeddedCluster:
             if not self.is_running():
                 port = self.port()
                 if port is None or not _port_is_free(port):
-                    self._write_conf(_free_port())
+                    new = _free_port()
+                    if port is not None:
+                        print(
+                            f"datalayer: port {port} is taken by another program; the embedded cluster moves to {new}",
+                            file=sys.stderr,
+                        )
+                    self._write_conf(new)
                 self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.logfile))
         return self.url()
 
@@ -190,7 +197,10 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the server could listen on `port`. Like the server, bind with SO_REUSEADDR: a port whose old
+    connections linger in TIME_WAIT after `db down` is free to listen on again, so the port is kept."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

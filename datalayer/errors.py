@@ -1,14 +1,31 @@
 """One error hierarchy, mapped from SQLSTATE in one place (`from_postgres`).
 
-Callers catch these classes; asyncpg's exceptions never leave a repository method.
+Callers catch these classes; no driver exception ever leaves a repository method or a transaction.
 Every message is a sentence that says what went wrong and what to do about it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
+from asyncpg.exceptions._base import DataError as ArgumentError  # asyncpg.DataError is SQLSTATE class 22
+
+from datalayer.config import mask_url
+
+# Everything the driver (or the socket under it) may raise. InternalClientError is not an InterfaceError:
+# asyncpg raises it ("cannot switch to state 12") on a connection whose server end died while it was idle.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+# SQLSTATEs that mean "this connection is gone or the server will not take work now".
+_LOST_STATES = frozenset({"57P01", "57P02", "57P03"})
 
 
 class DatalayerError(Exception):
@@ -44,6 +61,12 @@ class Conflict(DatalayerError):
     """A unique constraint already holds this value (23505)."""
 
 
+class StateConflict(Conflict):
+    """The row exists but is not in the state the operation expects (e.g. another worker holds its claim).
+
+    Raised by guarded writes; nothing was changed."""
+
+
 class ReferenceMissing(DatalayerError):
     """A foreign key points at a row that does not exist, or a row is still referenced (23503)."""
 
@@ -57,11 +80,46 @@ class Retryable(DatalayerError):
 
 
 class Unavailable(DatalayerError):
-    """The database cannot be reached, refused the connection, or no pooled connection came in time."""
+    """The database cannot be reached, the connection was lost, or no pooled connection came in time.
+
+    `connection_lost`: the connection died (the statement may not have run; a read or a retry-safe write
+    was already retried). `commit_unknown`: the connection died during COMMIT, so whether the transaction
+    committed is unknown: look before repeating it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connection_lost: bool = False,
+        commit_unknown: bool = False,
+        sqlstate: str | None = None,
+        constraint: str | None = None,
+        table: str | None = None,
+        detail: str | None = None,
+        query: str | None = None,
+    ) -> None:
+        super().__init__(message, sqlstate=sqlstate, constraint=constraint, table=table, detail=detail, query=query)
+        self.connection_lost = connection_lost
+        self.commit_unknown = commit_unknown
 
 
 class MigrationError(DatalayerError):
-    """A migration could not be applied, rolled back, or was edited after it was applied."""
+    """A migration could not be applied, rolled back, or was edited after it was applied; or the database
+    a process connects to is not migrated to the files it ships with."""
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True when `exc` means the connection (not the statement) failed: a retry on a fresh connection may work.
+
+    A statement timeout, a pool that stayed exhausted, or any error the server reported about the statement
+    itself is not a lost connection."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state.startswith("08") or state in _LOST_STATES
+    if isinstance(exc, ArgumentError | asyncpg.ClientConfigurationError | TimeoutError):
+        return False  # a bad argument or setting; or a timeout (already waited), not a lost connection
+    return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError | OSError)
 
 
 def _where(table: str | None, schema: str | None) -> str:
@@ -70,18 +128,40 @@ def _where(table: str | None, schema: str | None) -> str:
     return f" on {schema}.{table}" if schema else f" on {table}"
 
 
+def connect_failed(url: str, exc: BaseException) -> Unavailable:
+    """The one wording for 'could not open a connection', whoever tried (pool, migrator, check, health)."""
+    reason = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        reason = "timed out (raise DATALAYER_CONNECT_TIMEOUT if the server is slow to answer)"
+    sqlstate = getattr(exc, "sqlstate", None)
+    return Unavailable(
+        f"cannot connect to {mask_url(url)}: {reason}; check that the server runs and that DATABASE_URL's "
+        "host, port, database, user and password are right",
+        sqlstate=sqlstate,
+        connection_lost=True,
+    )
+
+
 def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerError:
     """Translate an asyncpg (or connection-level) exception into our hierarchy."""
     via = f" (query {query})" if query else ""
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+    if isinstance(exc, DatalayerError):
+        return exc
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return Unavailable(
             f"timed out waiting for the database{via}; the pool may be exhausted or the statement too slow — "
             "raise DATALAYER_ACQUIRE_TIMEOUT / DATALAYER_COMMAND_TIMEOUT or the pool size",
             query=query,
         )
-    if isinstance(exc, (OSError, asyncpg.InterfaceError)) and not isinstance(exc, asyncpg.PostgresError):
+    if isinstance(exc, ArgumentError):
+        # asyncpg refused an argument before sending it: a wrong Python type for the parameter.
+        return InvalidData(f"invalid argument{via}: {exc}; pass the type the query declares", query=query)
+    if not isinstance(exc, asyncpg.PostgresError) and is_connection_lost(exc):
         return Unavailable(
-            f"cannot reach the database{via}: {exc}; check DATABASE_URL and that the server runs", query=query
+            f"lost the connection to the database{via}: {exc or type(exc).__name__}; "
+            "check that the server runs and accepts connections",
+            query=query,
+            connection_lost=True,
         )
     if not isinstance(exc, asyncpg.PostgresError):
         return DatalayerError(f"unexpected database error{via}: {exc}", query=query)
@@ -92,7 +172,13 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
     schema: str | None = getattr(exc, "schema_name", None)
     column: str | None = getattr(exc, "column_name", None)
     detail: str | None = getattr(exc, "detail", None)
-    fields = {"sqlstate": state, "constraint": constraint, "table": table, "detail": detail, "query": query}
+    fields: dict[str, Any] = {
+        "sqlstate": state,
+        "constraint": constraint,
+        "table": table,
+        "detail": detail,
+        "query": query,
+    }
     where = _where(table, schema)
     tail = f": {detail}" if detail else ""
 
@@ -119,14 +205,22 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
         return InvalidData(f"invalid value{via}: {exc}; correct the input", **fields)
     if state in ("40001", "40P01"):
         return Retryable(f"the transaction conflicted with another one ({exc}); run it again", **fields)
-    if state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300"):
+    if state.startswith("08") or state in _LOST_STATES:
         return Unavailable(
-            f"the database is unavailable ({exc}); check that the server runs and accepts connections", **fields
+            f"the database connection was lost{via} ({exc}); check that the server runs and accepts connections",
+            connection_lost=True,
+            **fields,
         )
+    if state == "53300":
+        return Unavailable(f"the server has no free connection slots{via} ({exc}); lower pool sizes", **fields)
     if state == "57014":
         return Unavailable(
             f"the statement was cancelled after the command timeout{via}; "
             "raise DATALAYER_COMMAND_TIMEOUT or make it faster",
             **fields,
+        )
+    if state in ("42P01", "3F000") and query:
+        return MigrationError(
+            f"{exc}{via}: the schema is not there; run `datalayer migrate` on this database", **fields
         )
     return DatalayerError(f"database error {state}{via}: {exc}", **fields)

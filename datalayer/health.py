@@ -1,4 +1,4 @@
-"""Health checks: each is one small named query with a plain-language verdict (after pghero)."""
+"""`datalayer health`: each check is one small named query with a plain-language verdict (after pghero)."""
 
 from __future__ import annotations
 
@@ -6,40 +6,33 @@ import statistics
 import time
 from typing import Any
 
-from datalayer import queries as q
 from datalayer.config import mask_url
 from datalayer.db import Database
 from datalayer.errors import DatalayerError
-from datalayer.migrate import pending_and_drift
-from datalayer.repository import Row
+from datalayer.migrate import schema_state
+from datalayer.ops.health import HealthRepository
 
 
-class ServerInfo(Row):
-    server_version: str
-    server_version_num: int
-    database: str
-    user_name: str
-
-
-_PING = q.value("ops.ping", int)
-_SERVER_INFO = q.one("ops.get_server_info", ServerInfo)
+def unreachable(url: str, error: DatalayerError) -> dict[str, Any]:
+    """The report when no connection could be opened."""
+    return {"url": mask_url(url), "reachable": False, "ok": False, "error": str(error)}
 
 
 async def quick(db: Database, samples: int = 5) -> dict[str, Any]:
     """Reachable, round-trip latency, server version, pending migrations, checksum drift."""
     report: dict[str, Any] = {"url": mask_url(db.url), "reachable": False, "ok": False}
+    probe = HealthRepository(db)
     try:
         timings = []
         for _ in range(samples):
             started = time.perf_counter()
-            await db.executor.value(_PING)
+            await probe.ping()
             timings.append((time.perf_counter() - started) * 1000)
-        info = await db.executor.one(_SERVER_INFO)
+        info = await probe.server_info()
+        pending, drift = await schema_state(db.executor)
     except DatalayerError as exc:
         report["error"] = str(exc)
         return report
-    assert info is not None
-    pending, drift = await pending_and_drift(db.url)
     report.update(
         reachable=True,
         latency_ms=round(statistics.median(timings), 3),
@@ -47,7 +40,7 @@ async def quick(db: Database, samples: int = 5) -> dict[str, Any]:
         database=info.database,
         user=info.user_name,
         pending_migrations=pending,
-        drift=[{"id": s.id, "problem": s.drift} for s in drift],
+        drift=[{"id": mid, "problem": why} for mid, why in drift],
     )
     report["ok"] = not pending and not drift
     return report

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +13,10 @@ import asyncpg
 from yoyo import get_backend, read_migrations
 from yoyo.migrations import get_migration_hash
 
-from datalayer import queries as q
+from datalayer.config import url_problem
 from datalayer.db import Executor, init_connection
-from datalayer.errors import DatalayerError, MigrationError, from_postgres
-from datalayer.repository import Row
-
-_ENSURE = q.execute("ops.ensure_migration_checksums")
-_LOCK = q.value("ops.lock_migrations", bool)
-_UNLOCK = q.value("ops.unlock_migrations", bool)
-
-
-class MigrationChecksum(Row):
-    migration_id: str
-    sha256: str
-    recorded_at: datetime
-
-
-_LIST = q.many("ops.list_migration_checksums", MigrationChecksum)
-_RECORD = q.execute("ops.record_migration_checksum")
-_DELETE = q.execute("ops.delete_migration_checksum")
+from datalayer.errors import DRIVER_ERRORS, MigrationError, Unavailable, connect_failed
+from datalayer.ops.migrations import MigrationLedger
 
 
 def migrations_dir() -> Path:
@@ -88,30 +72,46 @@ class Migrator:
         self.directory = directory or migrations_dir()
         self._conn: asyncpg.Connection | None = None
         self._x: Executor | None = None
+        self._ledger: MigrationLedger | None = None
         self._backend: Any = None
 
     async def __aenter__(self) -> Migrator:
+        problem = url_problem(self.url)
+        if problem:
+            raise Unavailable(f"cannot migrate: the database URL is not usable: {problem}")
         try:
-            self._conn = await asyncpg.connect(self.url)
+            self._conn = await asyncpg.connect(self.url, timeout=10)
             await init_connection(self._conn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise from_postgres(exc, "connect") from exc
+        except DRIVER_ERRORS as exc:
+            raise connect_failed(self.url, exc) from exc
         self._x = Executor(self._conn)
-        if self.lock:
-            await self._x.value(_LOCK)
-            await self._x.execute(_ENSURE)
-        self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+        self._ledger = MigrationLedger(self._x)
+        try:
+            if self.lock:
+                await self._ledger.lock()
+                await self._ledger.ensure()
+            self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+        except BaseException:
+            await self._close_quietly()
+            raise
         return self
+
+    async def _close_quietly(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.close(timeout=5)
+            except DRIVER_ERRORS:
+                self._conn.terminate()
 
     async def __aexit__(self, *exc: object) -> None:
         if self._backend is not None:
             await asyncio.to_thread(self._backend.connection.close)
         if self._conn is not None:
             try:
-                if self.lock and self._x is not None:
-                    await self._x.value(_UNLOCK)
+                if self.lock and self._ledger is not None:
+                    await self._ledger.unlock()
             finally:
-                await self._conn.close()
+                await self._close_quietly()
 
     # -- reading -----------------------------------------------------------------------------------------------
     def _migrations(self) -> Any:
@@ -121,7 +121,9 @@ class Migrator:
         assert self._x is not None
         migrations = self._migrations()
         applied_hashes = set(await asyncio.to_thread(self._backend.get_applied_migration_hashes))
-        recorded = {row.migration_id: row.sha256 for row in await self._recorded()}
+        assert self._ledger is not None
+        checksums = await self._ledger.checksums(missing_ok=not self.lock)
+        recorded = {row.migration_id: row.sha256 for row in checksums}
         states = [
             MigrationState(
                 id=m.id,
@@ -139,15 +141,6 @@ class Migrator:
             mid = id_of.get(h)
             states.append(MigrationState(mid or f"(unknown, hash {h[:12]})", True, None, recorded.get(mid or ""), None))
         return states
-
-    async def _recorded(self) -> list[MigrationChecksum]:
-        assert self._x is not None
-        try:
-            return await self._x.many(_LIST)
-        except DatalayerError as exc:
-            if exc.sqlstate == "42P01" and not self.lock:  # ledger not created yet: nothing was applied by us
-                return []
-            raise
 
     async def drift(self) -> list[MigrationState]:
         return [s for s in await self.status() if s.drift]
@@ -170,7 +163,8 @@ class Migrator:
         for m in pending:
             if not dry_run:
                 await self._run(self._backend.apply_one, m, "apply")
-                await self._x.execute(_RECORD, m.id, checksum(Path(m.path)))
+                assert self._ledger is not None
+                await self._ledger.record(m.id, checksum(Path(m.path)))
             done.append(m.id)
         return done
 
@@ -192,7 +186,8 @@ class Migrator:
         for m in applied:
             if not dry_run:
                 await self._run(self._backend.rollback_one, m, "rollback")
-                await self._x.execute(_DELETE, m.id)
+                assert self._ledger is not None
+                await self._ledger.forget(m.id)
             done.append(m.id)
         return done
 
@@ -212,3 +207,26 @@ async def pending_and_drift(url: str, directory: Path | None = None) -> tuple[li
     async with Migrator(url, directory, lock=False) as m:
         states = await m.status()
     return [s.id for s in states if not s.applied], [s for s in states if s.drift]
+
+
+def _files(directory: Path) -> tuple[tuple[str, str], ...]:
+    """(id, sha256) of every migration file (a few small files: read on each check, never stale)."""
+    return tuple((p.stem, checksum(p)) for p in sorted(directory.glob("*.sql")) if not p.stem.endswith(".rollback"))
+
+
+async def schema_state(ex: Executor, directory: Path | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Pending migration ids, and (id, why) of applied ones that drifted — over the pool, without yoyo.
+
+    What `Database.connect()` checks once; `Migrator.status()` is the full picture."""
+    ledger = MigrationLedger(ex)
+    applied = set(await ledger.applied_ids())
+    recorded = {row.migration_id: row.sha256 for row in await ledger.checksums(missing_ok=True)} if applied else {}
+    files = dict(_files((directory or migrations_dir()).resolve()))
+    pending = [mid for mid in files if mid not in applied]
+    drift = [(mid, "applied, but its file is gone") for mid in sorted(applied - set(files))]
+    drift += [
+        (mid, "file edited after it was applied")
+        for mid, sha in files.items()
+        if mid in applied and recorded.get(mid) not in (None, sha)
+    ]
+    return pending, drift

@@ -1,27 +1,46 @@
-"""Named queries: every `queries/**/*.sql` loaded once by aiosql, and bound to result shapes.
+"""Named queries: every `queries/**/*.sql` loaded once by aiosql, and bound to parameter and result shapes.
 
 aiosql parses the files (names, declared parameters, `:name` → `$n`). A repository module then binds each
-query it uses to a shape with `one` / `many` / `value` / `execute`, at import time. Binding does all the
-per-query work once — SQL text, parameter order, the model's validator — so a call only runs the statement
-and builds the model. The registry of bindings is what `datalayer check` verifies against the live schema.
+query it uses with `one` / `many` / `value` / `execute`, at import time, declaring
+
+- its result: a model (`one`, `many`), a scalar type (`value`) or nothing (`execute`);
+- its parameters: a `Params` model whose fields are the declared parameter names (unpacked by name, so two
+  arguments cannot be swapped), or the types of one or two scalars;
+- whether running it twice is harmless (`retry`): plain reads are, a write must say so.
+
+Binding does all the per-query work once — SQL text with its name as a leading comment, argument order,
+the row builder — so a call only runs the statement and builds the model. The registry of bindings is what
+`datalayer check` verifies against the live schema, parameters included.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 import aiosql
 from aiosql.types import SQLOperationType
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+# Scalars may be passed positionally up to this many; beyond it a Params model is required.
+MAX_SCALAR_PARAMS = 2
+
+
+class Params(BaseModel):
+    """Base of input models: field names are the query's declared parameter names; validated strictly
+    (a string where a number or boolean belongs is an error, not a coercion) before anything is sent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
 
 
 def queries_dir() -> Path:
@@ -38,13 +57,41 @@ class NamedQuery:
     """One `-- name:` block: its dotted name (folders and file become namespaces), SQL and declared parameters."""
 
     name: str
-    sql: str
-    params: tuple[str, ...]
-    # Position of each declared parameter in the `$n` numbering; None when they already match.
-    order: tuple[int, ...] | None
+    sql: str  # with `/* name */` in front, so pg_stat_statements and pg_stat_activity show the name
+    params: tuple[str, ...]  # declared order
+    numbered: tuple[str, ...]  # order of the `$n` placeholders
     operation: SQLOperationType
     doc: str
     source: str
+
+    @property
+    def order(self) -> tuple[int, ...] | None:
+        """Position of each `$n` in the declared order; None when they already match."""
+        if self.numbered == self.params:
+            return None
+        return tuple(self.params.index(n) for n in self.numbered)
+
+
+def name_comment(name: str) -> str:
+    return f"/* {name} */ "
+
+
+# A statement that only reads: nothing in it writes, locks rows or takes advisory locks.
+_WRITES = re.compile(
+    r"\b(insert|update|delete|merge|copy|create|alter|drop|truncate|grant|revoke|comment|vacuum|analyze|"
+    r"refresh|lock|nextval|setval|pg_advisory\w*|pg_terminate_backend|pg_cancel_backend|for\s+update|"
+    r"for\s+share|for\s+no\s+key\s+update)\b",
+    re.IGNORECASE,
+)
+_FUNCTION_CALL = re.compile(r"\b([a-z_]+)\.([a-z_]+)\s*\(", re.IGNORECASE)
+
+
+def is_plain_read(sql: str) -> bool:
+    """True for a SELECT that neither writes nor calls a function of ours (which might write)."""
+    body = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.DOTALL).strip()
+    if not re.match(r"(select|with)\b", body, re.IGNORECASE) or _WRITES.search(body):
+        return False
+    return all(schema.lower() in ("pg_catalog",) for schema, _fn in _FUNCTION_CALL.findall(body))
 
 
 @functools.cache
@@ -59,14 +106,12 @@ def load() -> Mapping[str, NamedQuery]:
         if dotted.endswith("_cursor"):
             continue  # aiosql adds a *_cursor twin for every SELECT
         declared = tuple(fn.parameters or ())
-        numbered = tuple(adapter.var_sorted.get(dotted, ()))
-        order = None if numbered == declared else tuple(declared.index(n) for n in numbered)
         code = fn.__code__
         result[dotted] = NamedQuery(
             name=dotted,
-            sql=fn.sql,
+            sql=name_comment(dotted) + fn.sql,
             params=declared,
-            order=order,
+            numbered=tuple(adapter.var_sorted.get(dotted, ())),
             operation=fn.operation,
             doc=fn.__doc__ or "",
             source=f"{Path(code.co_filename).relative_to(root.parent)}:{code.co_firstlineno}",
@@ -94,23 +139,31 @@ def _admits_none(annotation: Any) -> bool:
     return value is not None and _admits_none(value)
 
 
+def row_validator(model: type[M]) -> Callable[[Any], M]:
+    """Full pydantic validation of a row (used when the schema was not checked at connect)."""
+    validate = model.__pydantic_validator__.validate_python
+    return lambda row: validate(dict(row))
+
+
 def row_builder(model: type[M]) -> Callable[[Any], M]:
     """Turn a result row into `model`, doing all lookups once here rather than per row.
 
     `datalayer check` proves, against the live schema, that a bound query's columns have exactly the
     model's field names and Python types; the column names are fixed by the SQL text, which is loaded
-    once. A row with the model's number of columns and no NULL in a field that does not admit None is
-    therefore built without running the validator (the sqlc approach: trust what was checked). Any other
-    row — such a NULL (the catalog cannot vouch for expressions), or a column count that moved because a
-    `*` met a changed table — goes through full pydantic validation, which raises a ValidationError
-    naming the field. tests/test_queries.py holds both paths to the same result.
+    once, and `Database.connect()` refuses a database whose migrations differ from the files. A row with
+    the model's number of columns and no NULL in a field that does not admit one is therefore built without
+    running the validator (the sqlc approach: trust what was checked). Any other row — such a NULL (the
+    catalog cannot vouch for expressions), or a column count that moved because a `*` met a changed table —
+    goes through full pydantic validation, which raises a ValidationError naming the field.
+    tests/test_queries.py holds both paths to the same result.
     """
     validate: Callable[[Any], M] = model.__pydantic_validator__.validate_python
     fields = frozenset(model.model_fields)
     width = len(fields)
     # Only fields that do not admit None need a NULL check; one C-level itemgetter fetches them all.
     required = [name for name, info in model.model_fields.items() if not _admits_none(info.annotation)]
-    pick_required = itemgetter(*required, *required[:1])  # ≥ 2 names, so it always returns a tuple
+    # ≥ 2 names, so it always returns a tuple; a model whose every field admits None needs no check.
+    pick_required = itemgetter(*required, *required[:1]) if required else None
     new = object.__new__
     set_attr = object.__setattr__
     if model.__pydantic_post_init__ is not None or model.__private_attributes__:
@@ -122,7 +175,7 @@ def row_builder(model: type[M]) -> Callable[[Any], M]:
     def build(row: Any) -> M:
         values = dict(row)
         try:
-            if len(values) != width or (required and None in pick_required(values)):
+            if len(values) != width or (pick_required is not None and None in pick_required(values)):
                 return validate(values)
         except KeyError:  # a column name the model does not have
             return validate(values)
@@ -136,39 +189,153 @@ def row_builder(model: type[M]) -> Callable[[Any], M]:
     return build
 
 
+# -- statistics --------------------------------------------------------------------------------------------------
+# Upper bounds (seconds) of the latency histogram buckets; the last bucket is everything slower.
+BUCKETS_S: tuple[float, ...] = (
+    0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+
+
+class QueryStats:
+    """Counters of one binding since the process started (or the last reset). Updated in place: no allocation
+    per call. Latency percentiles come from a fixed-bucket histogram, interpolated within the bucket."""
+
+    __slots__ = ("buckets", "calls", "errors", "max_s", "retries", "rows", "total_s")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls = 0
+        self.errors = 0
+        self.retries = 0
+        self.rows = 0
+        self.total_s = 0.0
+        self.max_s = 0.0
+        self.buckets = [0] * (len(BUCKETS_S) + 1)
+
+    def add(self, other: QueryStats) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        self.retries += other.retries
+        self.rows += other.rows
+        self.total_s += other.total_s
+        self.max_s = max(self.max_s, other.max_s)
+        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
+
+
+def percentile(buckets: list[int], fraction: float, max_s: float) -> float:
+    """Estimate of a latency percentile (seconds) from histogram counts: linear within the bucket."""
+    total = sum(buckets)
+    if not total:
+        return 0.0
+    rank = fraction * total
+    seen = 0
+    for i, count in enumerate(buckets):
+        if count and seen + count >= rank:
+            low = BUCKETS_S[i - 1] if i else 0.0
+            high = BUCKETS_S[i] if i < len(BUCKETS_S) else max(max_s, low)
+            return min(low + (high - low) * (rank - seen) / count, max_s)
+        seen += count
+    return max_s
+
+
 # -- bindings ----------------------------------------------------------------------------------------------------
 _ONE_OPS = (SQLOperationType.SELECT_ONE, SQLOperationType.INSERT_RETURNING)
 _MANY_OPS = (SQLOperationType.SELECT,)
 _VALUE_OPS = (SQLOperationType.SELECT_VALUE,)
 _EXEC_OPS = (SQLOperationType.INSERT_UPDATE_DELETE, SQLOperationType.SCRIPT)
 
+ParamSpec_ = type[Params] | tuple[Any, ...] | None
+
 
 @dataclass(frozen=True, slots=True)
 class Bound:
-    """A named query bound to what a repository expects back."""
+    """A named query bound to its parameters, what a repository expects back, and its retry policy."""
 
     query: NamedQuery
     shape: str  # "one" | "many" | "value" | "execute"
     model: type[BaseModel] | None = None
     value_type: Any = None
     owner: str = ""
+    params: ParamSpec_ = None
+    retry: bool = False
     sql: str = field(init=False)
-    order: tuple[int, ...] | None = field(init=False)
+    name: str = field(init=False)
     build: Callable[[Any], Any] | None = field(init=False)
+    validate: Callable[[Any], Any] | None = field(init=False)
+    args: Callable[[tuple[object, ...]], tuple[object, ...]] = field(init=False)
+    param_types: tuple[tuple[str, Any], ...] = field(init=False)
+    stats: QueryStats = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sql", self.query.sql)
-        object.__setattr__(self, "order", self.query.order)
-        object.__setattr__(self, "build", None if self.model is None else row_builder(self.model))
+        s = object.__setattr__
+        s(self, "sql", self.query.sql)
+        s(self, "name", self.query.name)
+        s(self, "build", None if self.model is None else row_builder(self.model))
+        s(self, "validate", None if self.model is None else row_validator(self.model))
+        s(self, "stats", QueryStats())
+        args, types_ = _argument_plan(self.query, self.params)
+        s(self, "args", args)
+        s(self, "param_types", types_)
 
-    @property
-    def name(self) -> str:
-        return self.query.name
 
-    def args(self, values: tuple[object, ...]) -> tuple[object, ...]:
-        """Arguments in the order of the SQL's `$n` placeholders (declared order when they differ)."""
-        order = self.order
-        return values if order is None else tuple(values[i] for i in order)
+def _argument_plan(
+    query: NamedQuery, spec: ParamSpec_
+) -> tuple[Callable[[tuple[object, ...]], tuple[object, ...]], tuple[tuple[str, Any], ...]]:
+    """How a call's arguments become the `$n` values, and the declared (name, type) of each parameter."""
+    declared = query.params
+    where = f"query {query.name} ({query.source})"
+    if isinstance(spec, type) and issubclass(spec, Params):
+        fields = spec.model_fields
+        if set(fields) != set(declared):
+            raise TypeError(
+                f"{where} declares parameters {list(declared)} but {spec.__name__} has fields {list(fields)}: "
+                "a Params model's field names are the query's parameter names"
+            )
+        getter = attrgetter(*query.numbered)
+        model = spec
+
+        if len(query.numbered) == 1:
+
+            def unpack_one(values: tuple[object, ...]) -> tuple[object, ...]:
+                (p,) = values
+                if type(p) is not model:
+                    raise TypeError(f"{query.name} takes one {model.__name__}, got {type(p).__name__}")
+                return (getter(p),)
+
+            unpack = unpack_one
+        else:
+
+            def unpack_model(values: tuple[object, ...]) -> tuple[object, ...]:
+                (p,) = values
+                if type(p) is not model:
+                    raise TypeError(f"{query.name} takes one {model.__name__}, got {type(p).__name__}")
+                result: tuple[object, ...] = getter(p)
+                return result
+
+            unpack = unpack_model
+        return unpack, tuple((n, fields[n].annotation) for n in declared)
+    types_ = tuple(spec or ())
+    if len(types_) != len(declared):
+        raise TypeError(
+            f"{where} declares {len(declared)} parameter(s) {list(declared)}; give their types "
+            f"(params=({', '.join('type' for _ in declared)},)) or a Params model"
+        )
+    if len(declared) > MAX_SCALAR_PARAMS:
+        raise TypeError(
+            f"{where} takes {len(declared)} parameters: bind it with a Params model whose fields are "
+            f"{list(declared)} (positional scalars are allowed up to {MAX_SCALAR_PARAMS})"
+        )
+    order = query.order
+
+    def positional(values: tuple[object, ...]) -> tuple[object, ...]:
+        return values
+
+    def reordered(values: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(values[i] for i in order)  # type: ignore[union-attr]
+
+    return (positional if order is None else reordered), tuple(zip(declared, types_, strict=True))
 
 
 class One(Bound, Generic[M]):
@@ -190,7 +357,7 @@ class Execute(Bound):
 REGISTRY: dict[str, list[Bound]] = {}
 
 
-def _bind(name: str, shape: str, allowed: tuple[SQLOperationType, ...], owner: str) -> NamedQuery:
+def _bind(name: str, shape: str, allowed: tuple[SQLOperationType, ...], retry: bool | None) -> tuple[NamedQuery, bool]:
     queries = load()
     if name not in queries:
         raise LookupError(f"no named query {name!r} in {queries_dir()}")
@@ -200,7 +367,15 @@ def _bind(name: str, shape: str, allowed: tuple[SQLOperationType, ...], owner: s
             f"query {name} ({query.source}) has operation {query.operation.name}; "
             f"a '{shape}' binding needs one of {[op.name for op in allowed]}: fix its name suffix"
         )
-    return query
+    if retry is None:
+        if not is_plain_read(query.sql):
+            raise TypeError(
+                f"query {name} ({query.source}) writes: declare whether running it twice is harmless, "
+                "retry=True (idempotent by construction: ON CONFLICT on a natural or client key, or an UPDATE "
+                "guarded by the state it expects) or retry=False"
+            )
+        retry = True
+    return query, retry
 
 
 def _register(bound: Bound) -> None:
@@ -208,39 +383,52 @@ def _register(bound: Bound) -> None:
 
 
 def _caller() -> str:
-    import sys
-
     frame = sys._getframe(2)
     return str(frame.f_globals.get("__name__", "?"))
 
 
-def one(name: str, model: type[M]) -> One[M]:
-    """Bind a `^` (or `<!`) query whose single row becomes `model`."""
+def one(name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None) -> One[M]:
+    """Bind a `^` (or `<!`) query whose single row becomes `model`. `retry` may be left out for plain reads."""
     owner = _caller()
-    bound: One[M] = One(_bind(name, "one", _ONE_OPS, owner), "one", model, owner=owner)
+    query, retry = _bind(name, "one", _ONE_OPS, retry)
+    bound: One[M] = One(query, "one", model, owner=owner, params=params, retry=retry)
     _register(bound)
     return bound
 
 
-def many(name: str, model: type[M]) -> Many[M]:
+def many(name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None) -> Many[M]:
     """Bind a row-returning query (no suffix) whose rows become `list[model]`."""
     owner = _caller()
-    bound: Many[M] = Many(_bind(name, "many", _MANY_OPS, owner), "many", model, owner=owner)
+    query, retry = _bind(name, "many", _MANY_OPS, retry)
+    bound: Many[M] = Many(query, "many", model, owner=owner, params=params, retry=retry)
     _register(bound)
     return bound
 
 
-def value(name: str, value_type: type[T]) -> Value[T]:
+def value(name: str, value_type: type[T], params: ParamSpec_ = None, *, retry: bool | None = None) -> Value[T]:
     """Bind a `$` query returning one scalar of `value_type`."""
     owner = _caller()
-    bound: Value[T] = Value(_bind(name, "value", _VALUE_OPS, owner), "value", value_type=value_type, owner=owner)
+    query, retry = _bind(name, "value", _VALUE_OPS, retry)
+    bound: Value[T] = Value(query, "value", value_type=value_type, owner=owner, params=params, retry=retry)
     _register(bound)
     return bound
 
 
-def execute(name: str) -> Execute:
+def execute(name: str, params: ParamSpec_ = None, *, retry: bool | None = None) -> Execute:
     """Bind a `!` query run for its effect."""
     owner = _caller()
-    bound = Execute(_bind(name, "execute", _EXEC_OPS, owner), "execute", owner=owner)
+    query, retry = _bind(name, "execute", _EXEC_OPS, retry)
+    bound = Execute(query, "execute", owner=owner, params=params, retry=retry)
     _register(bound)
     return bound
+
+
+def all_stats() -> dict[str, QueryStats]:
+    """Statistics per query name, summed over its bindings."""
+    out: dict[str, QueryStats] = {}
+    for name, bindings in REGISTRY.items():
+        total = QueryStats()
+        for b in bindings:
+            total.add(b.stats)
+        out[name] = total
+    return out

@@ -44,9 +44,9 @@ async def test_check_passes_on_migrated_schema(db: Database, database_url: str) 
 
 
 async def test_check_reports_type_field_and_value_mismatches(db: Database, database_url: str) -> None:
-    wrong_type = q.one("twitter_bot.get_system_state", WrongType)
+    wrong_type = q.one("twitter_bot.get_system_state", WrongType, (str,))
     wrong_fields = q.many("twitter_bot.list_system_state", WrongFields)
-    wrong_value = q.value("twitter_bot.delete_system_state", int)
+    wrong_value = q.value("twitter_bot.delete_system_state", int, (str,), retry=True)
     with temporarily_bound(wrong_type, wrong_fields, wrong_value):
         report = await check.run(db.executor, database_url)
     text = "\n".join(report.problems)
@@ -63,7 +63,7 @@ def test_check_cli_exit_codes(database_url: str) -> None:
     ok = runner.invoke(main, ["--database-url", database_url, "check"])
     assert ok.exit_code == 0, ok.output
     assert "0 problem(s)" in ok.output
-    bad = q.one("twitter_bot.get_system_state", WrongType)
+    bad = q.one("twitter_bot.get_system_state", WrongType, (str,))
     with temporarily_bound(bad):
         failed = runner.invoke(main, ["--database-url", database_url, "check"])
     assert failed.exit_code == 1

@@ -56,13 +56,29 @@ def test_migrate_flag_misuse_is_a_usage_error(database_url: str) -> None:
     assert result.exit_code == 2 and "--rollback" in result.output
 
 
+CONNECT_WORDING = "cannot connect to postgresql://bot:***@127.0.0.1:1/x"
+
+
 def test_unreachable_database_is_a_clean_error_with_masked_password() -> None:
     url = "postgresql://bot:s3cr3t@127.0.0.1:1/x"
-    for args in (["health", "--quick"], ["check"], ["migrate", "--list"]):
+    for args in (["check"], ["migrate", "--list"], ["migrate"], ["stats", "queries"], ["twitter", "status"]):
         result = CliRunner().invoke(main, ["--database-url", url, *args])
         assert result.exit_code == 1, (args, result.output)
         assert "Error:" in result.output and "Traceback" not in result.output
         assert "s3cr3t" not in result.output
+        assert CONNECT_WORDING in result.output, (args, result.output)  # one wording everywhere
+
+
+def test_health_on_unreachable_server_still_reports() -> None:
+    url = "postgresql://bot:s3cr3t@127.0.0.1:1/x"
+    for args in (["health", "--json"], ["health", "--quick", "--json"]):
+        result = CliRunner().invoke(main, ["--database-url", url, *args])
+        assert result.exit_code == 1, result.output
+        report = json.loads(result.output)  # JSON on stdout even when the server is down
+        assert report["reachable"] is False and report["ok"] is False
+        assert CONNECT_WORDING in report["error"] and "s3cr3t" not in result.output
+    human = CliRunner().invoke(main, ["--database-url", url, "health"])
+    assert human.exit_code == 1 and "unhealthy" in human.output and "s3cr3t" not in human.output
 
 
 def test_db_url_masks_password() -> None:

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from datalayer import queries as q
 from datalayer.check import import_repositories
-from datalayer.twitter_bot.models import SystemState, Translation, Tweet
+from datalayer.twitter_bot import SystemState, Translation, Tweet
 
 VERBS = ("get_", "list_", "create_", "update_", "delete_", "count_", "search_", "claim_", "set_", "upsert_", "mark_",
          "save_", "approve_", "rollback_", "retry_", "log_", "import_", "ensure_", "drop_", "check_", "put_", "purge_",
-         "advance_", "increment_", "touch_", "record_", "lock_", "unlock_", "ping")  # fmt: skip
+         "advance_", "increment_", "touch_", "record_", "lock_", "unlock_", "ping", "add_", "reset_")  # fmt: skip
 
 
 def test_every_query_is_named_documented_and_declares_parameters() -> None:

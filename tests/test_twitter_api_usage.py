@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -14,8 +15,9 @@ NOW = datetime.now(UTC)
 def call(service: str = "twitter", endpoint: str = "tweets", ok: bool = True, ms: float | None = 100.0,
          at: datetime | None = None, error: str | None = None) -> LogApiCallParams:  # fmt: skip
     return LogApiCallParams(
-        service=service, endpoint=endpoint, success=ok, called_at=at, status_code=200 if ok else 500,
+        service=service, endpoint=endpoint, success=ok, status_code=200 if ok else 500,
         response_time_ms=ms, error_type=error, error_message=f"{error} happened" if error else None,
+        **({} if at is None else {"called_at": at}),
     )  # fmt: skip
 
 
@@ -26,6 +28,40 @@ async def partition_of(conn: asyncpg.Connection, row_id: int) -> str:
 async def test_log_one_defaults_to_now(db: Database) -> None:
     row = await ApiUsageRepository(db).log(call())
     assert row.service == "twitter" and row.success and abs((row.called_at - NOW).total_seconds()) < 600
+
+
+async def test_logging_the_same_call_again_stores_it_once(db: Database, conn: asyncpg.Connection) -> None:
+    repo = ApiUsageRepository(db)
+    p = call(at=datetime(2026, 10, 9, tzinfo=UTC))
+    first = await repo.log(p)
+    again = await repo.log(p)  # what a retry after a lost reply does
+    assert again == first and await repo.get(p.call_id, p.called_at) == first
+    assert await repo.log_many([p, call(at=p.called_at)]) == 1  # the known call is skipped, the new one stored
+    assert await repo.log_many([p]) == 0
+    assert await conn.fetchval("SELECT count(*) FROM twitter_bot.api_usage WHERE call_id = $1", p.call_id) == 1
+
+
+async def test_concurrent_ensure_of_one_partition_never_fails(pool: asyncpg.Pool) -> None:
+    month = date(2044, 2, 1)
+    try:
+
+        async def ensure() -> bool:
+            async with pool.acquire() as c:
+                return await ApiUsageRepository(Database.on_connection(c)).ensure_partition(month)
+
+        results = await asyncio.gather(*(ensure() for _ in range(4)))
+        assert sorted(results) == [False, False, False, True]
+    finally:
+        async with pool.acquire() as c:
+            await c.execute("DROP TABLE IF EXISTS twitter_bot.api_usage_y2044m02")
+
+
+def test_strict_params_never_coerce() -> None:
+    from pydantic import ValidationError
+
+    for bad in ({"success": "yes"}, {"status_code": "200"}, {"response_time_ms": "5"}):
+        with pytest.raises(ValidationError):
+            LogApiCallParams.model_validate({"service": "s", "endpoint": "e", "success": True, **bad})
 
 
 async def test_log_many_uses_copy_and_creates_partitions(db: Database, conn: asyncpg.Connection) -> None:
@@ -112,10 +148,7 @@ async def test_today_and_retention(db: Database) -> None:
 async def test_bad_call_names_the_constraint_and_keeps_others(db: Database) -> None:
     repo = ApiUsageRepository(db)
     kept = await repo.log(call())
-    bad = LogApiCallParams.model_construct(
-        service="twitter", endpoint="x", success=True, called_at=None, status_code=42, response_time_ms=1.0,
-        error_type=None, error_message=None,
-    )  # fmt: skip
+    bad = call().model_copy(update={"status_code": 42})  # past the model's own check: the database's holds
     with pytest.raises(InvalidData, match="api_usage_status_code_http"):
         async with db.transaction() as tx:
             await ApiUsageRepository(tx).log(bad)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 from click.testing import CliRunner
 
@@ -54,7 +55,8 @@ async def test_import_is_complete_idempotent_and_read_only(db: Database, tmp_pat
     before = fingerprint(root)
     report = (await import_directory(db, root)).as_dict()
     assert report["last_tweet_id"] == {"present": True, "file": 1850000000000000009, "stored": 1850000000000000009}
-    assert report["api_usage"] == {"present": True, "imported": 3, "skipped": 0}  # identical records are both kept
+    # identical records are both kept: the second is the next occurrence of the same identity
+    assert report["api_usage"] == {"present": True, "imported": 3, "replaced": 0, "unchanged": 0}
     assert report["drafts"] == {"files": 2, "imported": 2, "skipped": []}
 
     assert await SystemStateRepository(db).last_tweet_id() == 1850000000000000009
@@ -68,7 +70,7 @@ async def test_import_is_complete_idempotent_and_read_only(db: Database, tmp_pat
     assert {(p.service, p.p50_ms) for p in pct} == {("twitter", 250.0), ("openai", 1200.0)}
 
     again = (await import_directory(db, root)).as_dict()
-    assert again["api_usage"] == {"present": True, "imported": 0, "skipped": 3}
+    assert again["api_usage"] == {"present": True, "imported": 0, "replaced": 0, "unchanged": 3}
     assert again["drafts"]["imported"] == 0 and again["drafts"]["skipped"] == ["drafts/a.json", "drafts/b.json"]
     assert fingerprint(root) == before  # the source files are untouched
 
@@ -79,7 +81,37 @@ async def test_appended_usage_imports_only_new_records(db: Database, tmp_path: P
     more = [*USAGE, {**USAGE[0], "timestamp": "2026-10-03T00:00:00Z"}]
     (root / "logs" / "api_usage.json").write_text(json.dumps(more))
     report = (await import_directory(db, root)).as_dict()
-    assert report["api_usage"] == {"present": True, "imported": 1, "skipped": 3}
+    assert report["api_usage"] == {"present": True, "imported": 1, "replaced": 0, "unchanged": 3}
+
+
+async def test_corrected_record_replaces_instead_of_duplicating(
+    db: Database, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    root = write_store(tmp_path / "bot")
+    await import_directory(db, root)
+    fixed = [USAGE[0], {**USAGE[1], "success": True, "status_code": 200, "error_type": None}, USAGE[2]]
+    (root / "logs" / "api_usage.json").write_text(json.dumps(fixed))
+    report = (await import_directory(db, root)).as_dict()
+    assert report["api_usage"] == {"present": True, "imported": 0, "replaced": 1, "unchanged": 2}
+    rows = await conn.fetch(
+        "SELECT success, status_code FROM twitter_bot.api_usage WHERE service = 'openai' ORDER BY success"
+    )
+    assert [tuple(r) for r in rows] == [(False, 429), (True, 200)]  # still two calls, one corrected
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("success", "yes"), ("success", 1), ("status_code", "200"), ("status_code", 200.0), ("response_time", "0.5"),
+     ("service", 5)],
+)  # fmt: skip
+async def test_no_coercion_a_string_is_not_a_number_or_boolean(
+    db: Database, tmp_path: Path, field: str, value: object
+) -> None:
+    root = write_store(tmp_path / "bot")
+    (root / "logs" / "api_usage.json").write_text(json.dumps([{**USAGE[0], field: value}]))
+    with pytest.raises(ImportFailed, match=f"field '{field}'"):
+        await import_directory(db, root)
+    assert await ApiUsageRepository(db).daily(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)) == []
 
 
 async def test_last_tweet_id_from_file_does_not_move_backwards(db: Database, tmp_path: Path) -> None:
@@ -141,9 +173,9 @@ def test_cli_import_status_drafts(database_url: str, tmp_path: Path) -> None:
         first = runner.invoke(main, ["--database-url", database_url, "twitter", "import", str(root)])
         assert first.exit_code == 0, first.output
         assert "drafts: 2 files, 2 imported, 0 skipped" in first.output
-        assert "api_usage: 3 imported, 0 already there" in first.output
+        assert "api_usage: 3 imported, 0 replaced by a corrected record, 0 already there" in first.output
         second = runner.invoke(main, ["--database-url", database_url, "twitter", "import", str(root), "--json"])
-        assert json.loads(second.output)["api_usage"]["skipped"] == 3
+        assert json.loads(second.output)["api_usage"]["unchanged"] == 3
 
         status = json.loads(runner.invoke(main, ["--database-url", database_url, "twitter", "status", "--json"]).output)
         assert status["translations"]["draft"] == 2 and status["last_tweet_id"] == 1850000000000000009
@@ -174,7 +206,7 @@ def test_cli_import_status_drafts(database_url: str, tmp_path: Path) -> None:
             conn = await asyncpg.connect(database_url)
             await conn.execute(
                 "DELETE FROM twitter_bot.tweets WHERE id = 1850000000000000001;"
-                "DELETE FROM twitter_bot.api_usage WHERE import_key IS NOT NULL;"
+                "DELETE FROM twitter_bot.api_usage WHERE called_at < '2026-10-04';"
                 "DELETE FROM twitter_bot.system_state;"
             )
             await conn.close()

@@ -33,15 +33,19 @@ async def test_life_cycle_and_audit_trail(db: Database) -> None:
     await make_tweet(db, 1)
     repo = TranslationRepository(db)
     t = await repo.create(1, "fr")
-    failed = await repo.mark_failed(t.id, "DeepL timeout")
+    assert [c.id for c in await repo.claim_pending("w1")] == [t.id]
+    failed = await repo.mark_failed(t.id, "w1", "DeepL timeout")
     assert (failed.status, failed.retry_count, failed.last_error) == ("failed", 1, "DeepL timeout")
-    draft = await repo.save_draft(t.id, "Bonjour le monde", 0.8)
+    assert [r.id for r in await repo.retry_failed()] == [t.id]
+    await repo.claim_pending("w1")
+    draft = await repo.save_draft(t.id, "w1", "Bonjour le monde", 0.8)
     assert (draft.status, draft.translated_text, draft.confidence) == ("draft", "Bonjour le monde", 0.8)
     approved = await repo.approve_draft(t.id)
     assert approved.status == "pending" and approved.translated_text == "Bonjour le monde"
     with pytest.raises(NotFound, match="not a draft"):
         await repo.approve_draft(t.id)
-    posted = await repo.mark_posted(t.id, "Bonjour tout le monde", 555, 0.95)
+    await repo.claim_pending("w2")
+    posted = await repo.mark_posted(t.id, "w2", "Bonjour tout le monde", 555, 0.95)
     assert (posted.status, posted.posted_tweet_id, posted.last_error) == ("posted", 555, None)
     history = await repo.history(1)
     assert [a.status for a in history] == ["failed", "draft", "approved", "posted"]
@@ -56,7 +60,8 @@ async def test_life_cycle_and_audit_trail(db: Database) -> None:
     assert len(after) == 5  # the audit trail only grows
     with pytest.raises(NotFound, match="produced no text"):
         await repo.rollback_to_attempt(history[0].id)  # the failed attempt has no text
-    for missing in (repo.mark_failed(999_999, "x"), repo.save_draft(999_999, "x"), repo.mark_posted(999_999, "x", 1)):
+    for missing in (repo.mark_failed(999_999, "w", "x"), repo.save_draft(999_999, "w", "x"),
+                    repo.mark_posted(999_999, "w", "x", 1)):  # fmt: skip
         with pytest.raises(NotFound, match="no translation with id 999999"):
             await missing
 
@@ -65,9 +70,10 @@ async def test_confidence_out_of_range_names_the_constraint(db: Database) -> Non
     await make_tweet(db, 1)
     repo = TranslationRepository(db)
     t = await repo.create(1, "de")
+    await repo.claim_pending("w")
     with pytest.raises(InvalidData, match="translations_confidence_range"):
         async with db.transaction() as tx:
-            await TranslationRepository(tx).save_draft(t.id, "Hallo", 1.5)
+            await TranslationRepository(tx).save_draft(t.id, "w", "Hallo", 1.5)
     assert (await repo.get(t.id)).status == "pending"  # type: ignore[union-attr]
 
 
@@ -75,9 +81,10 @@ async def test_drafts_stats_and_counts(db: Database) -> None:
     await make_tweet(db, 1, "Original words")
     repo = TranslationRepository(db)
     es, fr, de = [await repo.create(1, lang) for lang in ("es", "fr", "de")]
-    await repo.save_draft(es.id, "Palabras", 0.5)
-    await repo.save_draft(fr.id, "Mots", 0.7)
-    await repo.mark_failed(de.id, "boom")
+    await repo.claim_pending("w")
+    await repo.save_draft(es.id, "w", "Palabras", 0.5)
+    await repo.save_draft(fr.id, "w", "Mots", 0.7)
+    await repo.mark_failed(de.id, "w", "boom")
     drafts = await repo.list_drafts(10)
     assert [(d.target_language, d.original_text, d.author_username) for d in drafts] == [
         ("es", "Original words", "watched"),
@@ -94,9 +101,16 @@ async def test_retry_failed_respects_max_retries(db: Database) -> None:
     repo = TranslationRepository(db)
     once = await repo.create(1, "es")
     thrice = await repo.create(1, "fr")
-    await repo.mark_failed(once.id, "e1")
+    await repo.claim_pending("w")
+    await repo.mark_failed(once.id, "w", "e1")
     for i in range(3):
-        await repo.mark_failed(thrice.id, f"e{i}")
+        await repo.mark_failed(thrice.id, "w", f"e{i}")
+        await db.executor.connection.execute(  # type: ignore[union-attr]
+            "UPDATE twitter_bot.translations SET status = 'pending', claimed_until = now() + interval '1 minute'"
+            " WHERE id = $1", thrice.id)  # fmt: skip
+    await db.executor.connection.execute(  # type: ignore[union-attr]
+        "UPDATE twitter_bot.translations SET status = 'failed', claimed_until = NULL WHERE id = $1", thrice.id
+    )
     retried = await repo.retry_failed(max_retries=3)
     assert [t.id for t in retried] == [once.id] and retried[0].status == "pending"
     assert (await repo.get(thrice.id)).status == "failed"  # type: ignore[union-attr]

@@ -11,13 +11,11 @@ from rich.table import Table
 
 from datalayer.cli import AppContext, console, emit_json, pass_app
 from datalayer.db import Database
+from datalayer.twitter_bot.api_usage import ApiUsageRepository
+from datalayer.twitter_bot.cache import TranslationCacheRepository
 from datalayer.twitter_bot.importer import import_directory
-from datalayer.twitter_bot.repositories import (
-    ApiUsageRepository,
-    SystemStateRepository,
-    TranslationCacheRepository,
-    TranslationRepository,
-)
+from datalayer.twitter_bot.system_state import SystemStateRepository
+from datalayer.twitter_bot.translations import TranslationRepository
 
 
 @click.group("twitter")
@@ -29,7 +27,7 @@ def group() -> None:
 
 
 @group.command("import")
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def import_(app: AppContext, directory: Path, as_json: bool) -> None:
@@ -49,7 +47,8 @@ def import_(app: AppContext, directory: Path, as_json: bool) -> None:
     )
     usage = report["api_usage"]
     click.echo(
-        f"api_usage: {usage['imported']} imported, {usage['skipped']} already there"
+        f"api_usage: {usage['imported']} imported, {usage['replaced']} replaced by a corrected record, "
+        f"{usage['unchanged']} already there"
         if usage["present"]
         else "api_usage: no file"
     )
@@ -98,7 +97,7 @@ def status(app: AppContext, as_json: bool) -> None:
 
 
 @group.command()
-@click.option("--limit", default=50, show_default=True, help="Most drafts to show.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Most drafts to show.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def drafts(app: AppContext, limit: int, as_json: bool) -> None:
@@ -120,8 +119,14 @@ def drafts(app: AppContext, limit: int, as_json: bool) -> None:
 
 
 @group.command()
-@click.option("--months-ahead", default=2, show_default=True, help="Monthly api_usage partitions to create ahead.")
-@click.option("--keep-days", type=click.IntRange(min=1), help="Also delete attempts and API usage older than this.")
+@click.option(
+    "--months-ahead",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 120),
+    help="Monthly api_usage partitions to create ahead.",
+)
+@click.option("--keep-days", type=click.IntRange(1, 36_500), help="Also delete attempts and API usage older than this.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json: bool) -> None:

@@ -1,30 +1,43 @@
 """Import the bot's old file store: `logs/last_tweet_id.txt`, `logs/api_usage.json`, `drafts/*.json`.
 
-Every file is read and validated completely before anything is written; one bad record anywhere stops the
-import with a report naming each file, line and field, and nothing is imported. The import then runs in one
-transaction and is idempotent: last_tweet_id never moves backwards, usage records carry an import key, and a
-draft is skipped when its tweet already has a translation into that language. Source files are only read.
+Every file is read and validated completely, and strictly (a string where a number or boolean belongs is
+an error, never a coercion), before anything is written; one bad record anywhere stops the import with a
+report naming each file, line and field, and nothing is imported. The import then runs in one transaction and
+is idempotent: last_tweet_id never moves backwards; a usage record is stored under the call_id of its identity
+(service, endpoint, timestamp, and its position among records with those three), so importing the same file
+again adds nothing and importing a corrected file replaces the records that changed; a draft is skipped when
+its tweet already has a translation into that language. Source files are only read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from datalayer.db import Database
 from datalayer.errors import InvalidData
-from datalayer.twitter_bot.models import LANGUAGE, ImportDraftParams, LogApiCallParams
-from datalayer.twitter_bot.repositories import (
-    ApiUsageRepository,
-    SystemStateRepository,
-    TranslationRepository,
-    import_key,
-)
+from datalayer.twitter_bot.api_usage import ApiUsageRepository, LogApiCallParams
+from datalayer.twitter_bot.system_state import SystemStateRepository
+from datalayer.twitter_bot.translations import ImportDraftParams, TranslationRepository
+from datalayer.twitter_bot.tweets import LANGUAGE, USERNAME
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def identity_call_id(service: str, endpoint: str, called_at: datetime, occurrence: int) -> UUID:
+    """The call_id of an imported record: md5 of service|endpoint|epoch microseconds|occurrence, the same
+    derivation migration 0004 applied to rows imported before it."""
+    micros = (called_at - EPOCH) // timedelta(microseconds=1)
+    return UUID(hashlib.md5(f"{service}|{endpoint}|{micros}|{occurrence}".encode()).hexdigest())
+
 
 BATCH = 5000
 
@@ -40,11 +53,11 @@ class ImportFailed(InvalidData):
 class ApiUsageRecord(BaseModel):
     """One element of logs/api_usage.json."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
     service: str = Field(min_length=1)
     endpoint: str = Field(min_length=1)
-    timestamp: datetime
+    timestamp: datetime = Field(strict=False)  # an ISO 8601 string in JSON
     success: bool
     status_code: int | None = Field(default=None, ge=100, le=599)
     response_time: float | None = Field(default=None, ge=0, description="seconds")
@@ -58,12 +71,14 @@ class ApiUsageRecord(BaseModel):
             raise ValueError("give response_time (seconds) or response_time_ms, not both")
         return self
 
-    def to_params(self) -> LogApiCallParams:
+    def to_params(self, occurrence: int) -> LogApiCallParams:
         ms = self.response_time_ms if self.response_time is None else self.response_time * 1000
+        called_at = _utc(self.timestamp)
         return LogApiCallParams(
+            call_id=identity_call_id(self.service, self.endpoint, called_at, occurrence),
             service=self.service,
             endpoint=self.endpoint,
-            called_at=_utc(self.timestamp),
+            called_at=called_at,
             success=self.success,
             status_code=self.status_code,
             response_time_ms=ms,
@@ -75,23 +90,25 @@ class ApiUsageRecord(BaseModel):
 class DraftFile(BaseModel):
     """The content of one drafts/*.json file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
     tweet_id: int = Field(gt=0)
     original_text: str = Field(min_length=1)
     translated_text: str = Field(min_length=1)
     target_language: str = Field(pattern=LANGUAGE)
     confidence: float | None = Field(default=None, ge=0, le=1)
-    created_at: datetime | None = None
-    author_username: str = Field(default="unknown", pattern=r"^[A-Za-z0-9_]{1,50}$")
+    created_at: datetime | None = Field(default=None, strict=False)
+    author_username: str = Field(default="unknown", pattern=USERNAME)
     author_id: int = Field(default=0, ge=0)
-    tweet_created_at: datetime | None = None
+    tweet_created_at: datetime | None = Field(default=None, strict=False)
 
 
 @dataclass
 class ImportReport:
     last_tweet_id: dict[str, Any] = field(default_factory=lambda: {"present": False})
-    api_usage: dict[str, Any] = field(default_factory=lambda: {"present": False, "imported": 0, "skipped": 0})
+    api_usage: dict[str, Any] = field(
+        default_factory=lambda: {"present": False, "imported": 0, "replaced": 0, "unchanged": 0}
+    )
     drafts: dict[str, Any] = field(default_factory=lambda: {"files": 0, "imported": 0, "skipped": []})
 
     def as_dict(self) -> dict[str, Any]:
@@ -101,7 +118,6 @@ class ImportReport:
 @dataclass
 class _Parsed:
     last_tweet_id: int | None = None
-    usage_keys: list[str] = field(default_factory=list)
     usage: list[LogApiCallParams] = field(default_factory=list)
     drafts: list[tuple[str, ImportDraftParams]] = field(default_factory=list)
 
@@ -182,6 +198,7 @@ def parse(directory: Path) -> _Parsed:
             except json.JSONDecodeError as exc:
                 problems.append(f"logs/api_usage.json line {exc.lineno} column {exc.colno}: {exc.msg}")
                 elements = []
+            seen: Counter[tuple[str, str, datetime]] = Counter()
             for position, (line, raw) in enumerate(elements):
                 where = f"logs/api_usage.json line {line} (record {position + 1})"
                 try:
@@ -189,8 +206,9 @@ def parse(directory: Path) -> _Parsed:
                 except ValidationError as exc:
                     problems.extend(_pydantic_problems(where, exc))
                     continue
-                parsed.usage_keys.append(import_key(position, raw))
-                parsed.usage.append(record.to_params())
+                identity = (record.service, record.endpoint, _utc(record.timestamp))
+                parsed.usage.append(record.to_params(seen[identity]))
+                seen[identity] += 1
 
     drafts_dir = directory / "drafts"
     if drafts_dir.is_dir():
@@ -242,12 +260,17 @@ async def import_directory(db: Database, directory: Path) -> ImportReport:
             report.last_tweet_id = {"present": True, "file": parsed.last_tweet_id, "stored": stored}
         if (directory / "logs" / "api_usage.json").exists():
             usage = ApiUsageRepository(tx)
-            new = 0
+            new = replaced = 0
             for start in range(0, len(parsed.usage), BATCH):
-                new += await usage.import_calls(
-                    parsed.usage_keys[start : start + BATCH], parsed.usage[start : start + BATCH]
-                )
-            report.api_usage = {"present": True, "imported": new, "skipped": len(parsed.usage) - new}
+                written = await usage.import_calls(parsed.usage[start : start + BATCH])
+                new += written.inserted
+                replaced += written.replaced
+            report.api_usage = {
+                "present": True,
+                "imported": new,
+                "replaced": replaced,
+                "unchanged": len(parsed.usage) - new - replaced,
+            }
         translations = TranslationRepository(tx)
         for name, draft in parsed.drafts:
             if await translations.import_draft(draft):

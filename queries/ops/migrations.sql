@@ -31,3 +31,9 @@ VALUES (:migration_id, :sha256)
 -- Forget the checksum of a migration just rolled back.
 DELETE FROM public._datalayer_migration_checksum
  WHERE migration_id = :migration_id;
+
+-- name: list_applied_migrations()
+-- Ids of the migrations yoyo has applied (its own bookkeeping table).
+SELECT migration_id
+  FROM public._yoyo_migration
+ ORDER BY migration_id;

@@ -1,23 +1,61 @@
--- name: log_api_call(service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)^
--- Record one external API call (called_at NULL = now).
-INSERT INTO twitter_bot.api_usage
-       (service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
-VALUES (:service, :endpoint, coalesce(:called_at, now()), :success, :status_code, :response_time_ms, :error_type, :error_message)
-RETURNING id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message;
-
--- name: import_api_calls(import_keys, services, endpoints, called_ats, successes, status_codes, response_times_ms, error_types, error_messages)$
--- Insert imported calls given as parallel arrays, skipping those already imported; returns how many were new.
+-- name: log_api_call(call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)^
+-- Record one external API call under its client-generated call_id; logging the same call again stores nothing and returns the stored row.
 WITH inserted AS (
     INSERT INTO twitter_bot.api_usage
-           (import_key, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
+           (call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
+    VALUES (:call_id, :service, :endpoint, :called_at, :success, :status_code, :response_time_ms, :error_type, :error_message)
+        ON CONFLICT (call_id, called_at) DO NOTHING
+    RETURNING id, call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message
+)
+SELECT id, call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message
+  FROM inserted
+ UNION ALL
+SELECT id, call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message
+  FROM twitter_bot.api_usage
+ WHERE call_id = :call_id AND called_at = :called_at
+   AND NOT EXISTS (SELECT 1 FROM inserted);
+
+-- name: get_api_call(call_id, called_at)^
+-- One logged call by its call id and time (the partition key).
+SELECT id, call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message
+  FROM twitter_bot.api_usage
+ WHERE call_id = :call_id AND called_at = :called_at;
+
+-- name: log_api_calls(call_ids, services, endpoints, called_ats, successes, status_codes, response_times_ms, error_types, error_messages)$
+-- Record many calls given as parallel arrays; calls already stored (same call_id) are skipped; returns how many were new.
+WITH inserted AS (
+    INSERT INTO twitter_bot.api_usage
+           (call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
     SELECT *
-      FROM unnest(:import_keys::text[], :services::text[], :endpoints::text[], :called_ats::timestamptz[],
+      FROM unnest(:call_ids::uuid[], :services::text[], :endpoints::text[], :called_ats::timestamptz[],
                   :successes::boolean[], :status_codes::int[], :response_times_ms::double precision[],
                   :error_types::text[], :error_messages::text[])
-        ON CONFLICT (import_key, called_at) DO NOTHING
+        ON CONFLICT (call_id, called_at) DO NOTHING
     RETURNING 1
 )
 SELECT count(*)::bigint FROM inserted;
+
+-- name: import_api_calls(call_ids, services, endpoints, called_ats, successes, status_codes, response_times_ms, error_types, error_messages)^
+-- Insert imported calls given as parallel arrays; a call already imported under the same identity is replaced when its fields changed; counts new and replaced.
+WITH written AS (
+    INSERT INTO twitter_bot.api_usage AS u
+           (call_id, service, endpoint, called_at, success, status_code, response_time_ms, error_type, error_message)
+    SELECT *
+      FROM unnest(:call_ids::uuid[], :services::text[], :endpoints::text[], :called_ats::timestamptz[],
+                  :successes::boolean[], :status_codes::int[], :response_times_ms::double precision[],
+                  :error_types::text[], :error_messages::text[])
+        ON CONFLICT (call_id, called_at) DO UPDATE
+       SET success = EXCLUDED.success, status_code = EXCLUDED.status_code,
+           response_time_ms = EXCLUDED.response_time_ms, error_type = EXCLUDED.error_type,
+           error_message = EXCLUDED.error_message
+     WHERE (u.success, u.status_code, u.response_time_ms, u.error_type, u.error_message)
+           IS DISTINCT FROM
+           (EXCLUDED.success, EXCLUDED.status_code, EXCLUDED.response_time_ms, EXCLUDED.error_type, EXCLUDED.error_message)
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted)::bigint AS inserted,
+       count(*) FILTER (WHERE NOT inserted)::bigint AS replaced
+  FROM written;
 
 -- name: ensure_api_usage_partition(month)$
 -- Create the monthly partition holding the given date unless it exists; true when created.

@@ -12,29 +12,48 @@ SELECT id, tweet_id, target_language, status, translated_text, confidence, poste
   FROM twitter_bot.translations
  WHERE id = :id;
 
+-- name: ensure_translation(tweet_id, target_language)^
+-- The translation of a tweet into a language, created pending when missing (a repeat returns the same row).
+WITH created AS (
+    INSERT INTO twitter_bot.translations (tweet_id, target_language)
+    VALUES (:tweet_id, :target_language)
+        ON CONFLICT ON CONSTRAINT translations_one_per_language DO NOTHING
+    RETURNING id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+              last_error, claimed_by, claimed_until, created_at, updated_at
+)
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM created
+ UNION ALL
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM twitter_bot.translations
+ WHERE tweet_id = :tweet_id AND target_language = :target_language
+   AND NOT EXISTS (SELECT 1 FROM created);
+
 -- name: claim_pending_translations(worker, limit, lease_seconds)
--- Take up to limit pending translations for one worker for lease_seconds; SKIP LOCKED so two workers never get the same row.
+-- Lease up to limit pending translations to a worker: first those it already holds, then free ones (SKIP LOCKED, so two workers never get the same row).
 UPDATE twitter_bot.translations AS t
    SET claimed_by = :worker,
        claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
   FROM (SELECT id
           FROM twitter_bot.translations
          WHERE status = 'pending'
-           AND (claimed_until IS NULL OR claimed_until < now())
-         ORDER BY created_at, id
+           AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = :worker)
+         ORDER BY (claimed_by = :worker AND claimed_until >= now()) IS NOT TRUE, created_at, id
          LIMIT :limit
            FOR UPDATE SKIP LOCKED) AS free
  WHERE t.id = free.id
 RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
           t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at;
 
--- name: mark_translation_posted(id, translated_text, confidence, posted_tweet_id)^
--- Record a published translation and its attempt; nothing when there is no such translation.
+-- name: mark_translation_posted(id, worker, translated_text, confidence, posted_tweet_id)^
+-- Record a published translation and its attempt, only for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
 WITH updated AS (
     UPDATE twitter_bot.translations
        SET status = 'posted', translated_text = :translated_text, confidence = :confidence,
-           posted_tweet_id = :posted_tweet_id, last_error = NULL, claimed_by = NULL, claimed_until = NULL
-     WHERE id = :id
+           posted_tweet_id = :posted_tweet_id, last_error = NULL, claimed_until = NULL
+     WHERE id = :id AND status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
     RETURNING *
 ), attempt AS (
     INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
@@ -42,15 +61,19 @@ WITH updated AS (
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
        last_error, claimed_by, claimed_until, created_at, updated_at
-  FROM updated;
+  FROM updated
+ UNION ALL
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM twitter_bot.translations
+ WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
--- name: mark_translation_failed(id, error)^
--- Record a failed attempt: status failed, retry_count + 1, the error kept on the row and in the audit trail.
+-- name: mark_translation_failed(id, worker, error)^
+-- Record a failed attempt (status failed, retry_count + 1, the error kept) for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
 WITH updated AS (
     UPDATE twitter_bot.translations
-       SET status = 'failed', retry_count = retry_count + 1, last_error = :error,
-           claimed_by = NULL, claimed_until = NULL
-     WHERE id = :id
+       SET status = 'failed', retry_count = retry_count + 1, last_error = :error, claimed_until = NULL
+     WHERE id = :id AND status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
     RETURNING *
 ), attempt AS (
     INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, error)
@@ -58,15 +81,19 @@ WITH updated AS (
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
        last_error, claimed_by, claimed_until, created_at, updated_at
-  FROM updated;
+  FROM updated
+ UNION ALL
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM twitter_bot.translations
+ WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
--- name: save_translation_draft(id, translated_text, confidence)^
--- Keep a translation as a draft for review instead of posting it, and record the attempt.
+-- name: save_translation_draft(id, worker, translated_text, confidence)^
+-- Keep a translation as a draft for review instead of posting it, for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
 WITH updated AS (
     UPDATE twitter_bot.translations
-       SET status = 'draft', translated_text = :translated_text, confidence = :confidence,
-           claimed_by = NULL, claimed_until = NULL
-     WHERE id = :id
+       SET status = 'draft', translated_text = :translated_text, confidence = :confidence, claimed_until = NULL
+     WHERE id = :id AND status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
     RETURNING *
 ), attempt AS (
     INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
@@ -74,7 +101,12 @@ WITH updated AS (
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
        last_error, claimed_by, claimed_until, created_at, updated_at
-  FROM updated;
+  FROM updated
+ UNION ALL
+SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
+       last_error, claimed_by, claimed_until, created_at, updated_at
+  FROM twitter_bot.translations
+ WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
 -- name: list_drafts(limit)
 -- Drafts waiting for approval, oldest first, with the original tweet.
@@ -90,7 +122,7 @@ SELECT tr.id, tr.tweet_id, tr.target_language, tr.translated_text, tr.confidence
 -- Approve a draft: it becomes pending (ready to post, text kept); nothing when it is not a draft.
 WITH updated AS (
     UPDATE twitter_bot.translations
-       SET status = 'pending'
+       SET status = 'pending', claimed_until = NULL
      WHERE id = :id AND status = 'draft'
     RETURNING *
 ), attempt AS (

@@ -1,0 +1,69 @@
+"""The migration ledger beside yoyo's tables (queries/ops/migrations.sql): lock, checksums, applied ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from datalayer import queries as q
+from datalayer.errors import DatalayerError
+from datalayer.repository import Repository, Row
+
+_UNDEFINED_TABLE = "42P01"
+
+
+class MigrationChecksum(Row):
+    migration_id: str
+    sha256: str
+    recorded_at: datetime
+
+
+class AppliedMigration(Row):
+    migration_id: str | None  # nullable in yoyo's table
+
+
+_ENSURE = q.execute("ops.ensure_migration_checksums", retry=True)  # CREATE TABLE IF NOT EXISTS
+_LOCK = q.value("ops.lock_migrations", bool, retry=False)  # a session lock: only on the migrator's own connection
+_UNLOCK = q.value("ops.unlock_migrations", bool, retry=False)
+_LIST = q.many("ops.list_migration_checksums", MigrationChecksum)
+_RECORD = q.execute("ops.record_migration_checksum", (str, str), retry=True)  # upsert by migration id
+_DELETE = q.execute("ops.delete_migration_checksum", (str,), retry=True)  # deleting twice is harmless
+_APPLIED = q.many("ops.list_applied_migrations", AppliedMigration)
+
+
+class MigrationLedger(Repository):
+    async def lock(self) -> None:
+        """Wait for the migration lock (held by this session until unlock or disconnect). Not retry-safe."""
+        await self._x.value(_LOCK)
+
+    async def unlock(self) -> None:
+        """Release the migration lock. Not retry-safe (the lock belongs to the session)."""
+        await self._x.value(_UNLOCK)
+
+    async def ensure(self) -> None:
+        """Create the checksum table unless it exists. Retry-safe."""
+        await self._x.execute(_ENSURE)
+
+    async def checksums(self, *, missing_ok: bool = False) -> list[MigrationChecksum]:
+        try:
+            return await self._x.many(_LIST)
+        except DatalayerError as exc:
+            if missing_ok and exc.sqlstate == _UNDEFINED_TABLE:
+                return []  # nothing was ever applied through datalayer
+            raise
+
+    async def record(self, migration_id: str, sha256: str) -> None:
+        """Remember the checksum of a migration just applied. Retry-safe (an upsert)."""
+        await self._x.execute(_RECORD, migration_id, sha256)
+
+    async def forget(self, migration_id: str) -> None:
+        """Forget the checksum of a migration rolled back. Retry-safe."""
+        await self._x.execute(_DELETE, migration_id)
+
+    async def applied_ids(self) -> list[str]:
+        """Ids yoyo has applied; empty when yoyo's table does not exist yet."""
+        try:
+            return [row.migration_id for row in await self._x.many(_APPLIED) if row.migration_id is not None]
+        except DatalayerError as exc:
+            if exc.sqlstate == _UNDEFINED_TABLE:
+                return []
+            raise

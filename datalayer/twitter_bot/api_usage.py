@@ -1,0 +1,268 @@
+"""Aggregate `api_usage` (queries/twitter_bot/api_usage.sql): every external API call — logging (one, or
+many at once), reports, rate limits, monthly partitions.
+
+Each call carries a client-generated `call_id` (made when its `LogApiCallParams` is built, together with
+`called_at`), so logging the same call again — a retry after a lost connection — stores it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID, uuid4
+
+from pydantic import Field
+
+from datalayer import queries as q
+from datalayer.repository import Params, Repository, Row, params
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiUsage(Row):
+    id: int
+    call_id: UUID
+    service: str
+    endpoint: str
+    called_at: datetime
+    success: bool
+    status_code: int | None
+    response_time_ms: float | None
+    error_type: str | None
+    error_message: str | None
+
+
+class LogApiCallParams(Params):
+    """One call. Build it once per call and pass the same object to every retry: its `call_id` and
+    `called_at` are fixed when it is built."""
+
+    call_id: UUID = Field(default_factory=uuid4)
+    service: str = Field(min_length=1)
+    endpoint: str = Field(min_length=1)
+    called_at: datetime = Field(default_factory=_now)
+    success: bool
+    status_code: int | None = Field(default=None, ge=100, le=599)
+    response_time_ms: float | None = Field(default=None, ge=0)
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class LogApiCallsParams(Params):
+    """The same fields as LogApiCallParams, one array per field, for the bulk insert."""
+
+    call_ids: list[UUID]
+    services: list[str]
+    endpoints: list[str]
+    called_ats: list[datetime]
+    successes: list[bool]
+    status_codes: list[int | None]
+    response_times_ms: list[float | None]
+    error_types: list[str | None]
+    error_messages: list[str | None]
+
+    @classmethod
+    def of(cls, calls: Sequence[LogApiCallParams]) -> LogApiCallsParams:
+        # The calls are validated models already: no second validation of every element.
+        return cls.model_construct(
+            call_ids=[c.call_id for c in calls],
+            services=[c.service for c in calls],
+            endpoints=[c.endpoint for c in calls],
+            called_ats=[c.called_at for c in calls],
+            successes=[c.success for c in calls],
+            status_codes=[c.status_code for c in calls],
+            response_times_ms=[c.response_time_ms for c in calls],
+            error_types=[c.error_type for c in calls],
+            error_messages=[c.error_message for c in calls],
+        )
+
+
+class ImportApiCallsRow(Row):
+    inserted: int
+    replaced: int
+
+
+class ApiUsagePartitionRow(Row):
+    name: str
+    bounds: str
+    estimated_rows: int
+
+
+class DroppedPartitionRow(Row):
+    name: str
+
+
+class ApiUsageByPeriodParams(Params):
+    period: str = Field(pattern="^(day|month)$")
+    since: datetime
+    until: datetime
+
+
+class ApiUsageByPeriodRow(Row):
+    period_start: date
+    service: str
+    endpoint: str
+    calls: int
+    failures: int
+    avg_response_time_ms: float | None
+
+
+class ApiSuccessRateRow(Row):
+    service: str
+    calls: int
+    successes: int
+    success_rate: float
+
+
+class ApiResponseTimePercentilesRow(Row):
+    service: str
+    endpoint: str
+    calls: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+class TopApiErrorsRow(Row):
+    service: str
+    error_type: str
+    occurrences: int
+    last_seen: datetime
+    last_message: str | None
+
+
+class CheckRateLimitParams(Params):
+    service: str = Field(min_length=1)
+    endpoint: str | None
+    window_seconds: float = Field(gt=0)
+    max_calls: int = Field(gt=0)
+
+
+class CheckRateLimitRow(Row):
+    calls_in_window: int
+    max_calls: int
+    allowed: bool
+    retry_after_seconds: float
+
+
+class ApiUsageTodayRow(Row):
+    calls: int
+    failures: int
+    error_rate: float
+
+
+_LOG_API_CALL = q.one("twitter_bot.log_api_call", ApiUsage, LogApiCallParams, retry=True)
+_GET_API_CALL = q.one("twitter_bot.get_api_call", ApiUsage, (UUID, datetime))
+_LOG_API_CALLS = q.value("twitter_bot.log_api_calls", int, LogApiCallsParams, retry=True)
+_IMPORT_API_CALLS = q.one("twitter_bot.import_api_calls", ImportApiCallsRow, LogApiCallsParams, retry=True)
+_ENSURE_PARTITION = q.value("twitter_bot.ensure_api_usage_partition", bool, (date,), retry=True)
+_LIST_PARTITIONS = q.many("twitter_bot.list_api_usage_partitions", ApiUsagePartitionRow)
+_DROP_PARTITIONS = q.many("twitter_bot.drop_api_usage_partitions_before", DroppedPartitionRow, (datetime,), retry=True)
+_DELETE_OLD_USAGE = q.value("twitter_bot.delete_api_usage_older_than", int, (datetime,), retry=True)
+_USAGE_BY_PERIOD = q.many("twitter_bot.api_usage_by_period", ApiUsageByPeriodRow, ApiUsageByPeriodParams)
+_SUCCESS_RATE = q.many("twitter_bot.api_success_rate", ApiSuccessRateRow, (datetime,))
+_PERCENTILES = q.many("twitter_bot.api_response_time_percentiles", ApiResponseTimePercentilesRow, (datetime,))
+_TOP_ERRORS = q.many("twitter_bot.top_api_errors", TopApiErrorsRow, (datetime, int))
+_RATE_LIMIT = q.one("twitter_bot.check_rate_limit", CheckRateLimitRow, CheckRateLimitParams)
+_USAGE_TODAY = q.one("twitter_bot.api_usage_today", ApiUsageTodayRow)
+
+
+def _month(moment: datetime) -> date:
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return date(utc.year, utc.month, 1)
+
+
+class ApiUsageRepository(Repository):
+    async def log(self, p: LogApiCallParams) -> ApiUsage:
+        """Record one call. Retry-safe: the same `p` (same call_id) is stored once; a repeat returns it."""
+        row = await self._x.one(_LOG_API_CALL, p)
+        if row is None:  # a concurrent log of the same call committed after this statement's snapshot
+            row = await self._x.one(_GET_API_CALL, p.call_id, p.called_at)
+        assert row is not None
+        return row
+
+    async def get(self, call_id: UUID, called_at: datetime) -> ApiUsage | None:
+        """One logged call by its call id and time."""
+        return await self._x.one(_GET_API_CALL, call_id, called_at)
+
+    async def log_many(self, calls: Sequence[LogApiCallParams]) -> int:
+        """Record many calls in one statement (creating missing monthly partitions first); returns how many
+        were new. Retry-safe: calls already stored (same call_id) are skipped."""
+        if not calls:
+            return 0
+        for month in sorted({_month(c.called_at) for c in calls}):
+            await self.ensure_partition(month)
+        return await self._x.value(_LOG_API_CALLS, LogApiCallsParams.of(calls))
+
+    async def import_calls(self, calls: Sequence[LogApiCallParams]) -> ImportApiCallsRow:
+        """Store calls read from the old JSON log, each under the call_id of its identity; a call imported
+        before is replaced when its fields changed. Retry-safe."""
+        if not calls:
+            return ImportApiCallsRow(inserted=0, replaced=0)
+        for month in sorted({_month(c.called_at) for c in calls}):
+            await self.ensure_partition(month)
+        row = await self._x.one(_IMPORT_API_CALLS, LogApiCallsParams.of(calls))
+        assert row is not None  # an aggregate always returns one row
+        return row
+
+    async def ensure_partition(self, month: date) -> bool:
+        """Create the partition for the month of `month` unless it exists; True when created.
+        Retry-safe, and safe to call from several sessions at once."""
+        return await self._x.value(_ENSURE_PARTITION, month)
+
+    async def ensure_partitions_ahead(self, months: int = 2, today: date | None = None) -> list[date]:
+        """Create this month's partition and the next `months` ones; returns the months created. Retry-safe."""
+        start = _month(datetime.combine(today or datetime.now(UTC).date(), datetime.min.time()))
+        created = []
+        for i in range(months + 1):
+            month = date(start.year + (start.month - 1 + i) // 12, (start.month - 1 + i) % 12 + 1, 1)
+            if await self.ensure_partition(month):
+                created.append(month)
+        return created
+
+    async def partitions(self) -> list[ApiUsagePartitionRow]:
+        return await self._x.many(_LIST_PARTITIONS)
+
+    async def drop_partitions_before(self, cutoff: datetime) -> list[str]:
+        """Drop whole monthly partitions ending at or before cutoff. Retry-safe (a repeat drops nothing)."""
+        return [row.name for row in await self._x.many(_DROP_PARTITIONS, cutoff)]
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        """Retention: delete calls older than cutoff. Retry-safe (a repeat deletes nothing)."""
+        return await self._x.value(_DELETE_OLD_USAGE, cutoff)
+
+    async def daily(self, since: datetime, until: datetime) -> list[ApiUsageByPeriodRow]:
+        """Calls per UTC day, service and endpoint in [since, until)."""
+        p = params(ApiUsageByPeriodParams, period="day", since=since, until=until)
+        return await self._x.many(_USAGE_BY_PERIOD, p)
+
+    async def monthly(self, since: datetime, until: datetime) -> list[ApiUsageByPeriodRow]:
+        """Calls per UTC month, service and endpoint in [since, until)."""
+        p = params(ApiUsageByPeriodParams, period="month", since=since, until=until)
+        return await self._x.many(_USAGE_BY_PERIOD, p)
+
+    async def success_rate(self, since: datetime) -> list[ApiSuccessRateRow]:
+        return await self._x.many(_SUCCESS_RATE, since)
+
+    async def response_time_percentiles(self, since: datetime) -> list[ApiResponseTimePercentilesRow]:
+        return await self._x.many(_PERCENTILES, since)
+
+    async def top_errors(self, since: datetime, limit: int = 10) -> list[TopApiErrorsRow]:
+        return await self._x.many(_TOP_ERRORS, since, limit)
+
+    async def check_rate_limit(
+        self, service: str, max_calls: int, window: timedelta, endpoint: str | None = None
+    ) -> CheckRateLimitRow:
+        p = params(
+            CheckRateLimitParams, service=service, endpoint=endpoint, window_seconds=window.total_seconds(),
+            max_calls=max_calls,
+        )  # fmt: skip
+        row = await self._x.one(_RATE_LIMIT, p)
+        assert row is not None  # an aggregate always returns one row
+        return row
+
+    async def today(self) -> ApiUsageTodayRow:
+        row = await self._x.one(_USAGE_TODAY)
+        assert row is not None
+        return row

@@ -1,0 +1,77 @@
+"""Aggregate `tweets` (queries/twitter_bot/tweets.sql): the watched account's tweets and their search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field, JsonValue
+
+from datalayer import queries as q
+from datalayer.repository import Params, Repository, Row, found
+
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+USERNAME = r"^[A-Za-z0-9_]{1,50}$"
+
+
+class Tweet(Row):
+    id: int
+    author_id: int
+    author_username: str
+    text: str
+    created_at: datetime
+    character_count: int
+    language: str | None
+    processed_at: datetime | None
+    metadata: dict[str, JsonValue]
+    fetched_at: datetime
+
+
+class UpsertTweetParams(Params):
+    id: int = Field(gt=0)
+    author_id: int = Field(ge=0)
+    author_username: str = Field(pattern=USERNAME)
+    text: str = Field(min_length=1)
+    created_at: datetime
+    language: str | None = Field(default=None, pattern=LANGUAGE)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class SearchTweetsRow(Row):
+    id: int
+    author_username: str
+    created_at: datetime
+    rank: float
+    snippet: str
+
+
+_UPSERT_TWEET = q.one("twitter_bot.upsert_tweet", Tweet, UpsertTweetParams, retry=True)
+_GET_TWEET = q.one("twitter_bot.get_tweet", Tweet, (int,))
+_LIST_RECENT_TWEETS = q.many("twitter_bot.list_recent_tweets", Tweet, (int,))
+_LIST_UNPROCESSED_TWEETS = q.many("twitter_bot.list_unprocessed_tweets", Tweet, (int,))
+_MARK_TWEET_PROCESSED = q.one("twitter_bot.mark_tweet_processed", Tweet, (int,), retry=True)
+_SEARCH_TWEETS = q.many("twitter_bot.search_tweets", SearchTweetsRow, (str, int))
+
+
+class TweetRepository(Repository):
+    async def upsert(self, p: UpsertTweetParams) -> Tweet:
+        """Store a fetched tweet (re-fetching updates its content, keeps processed_at). Retry-safe."""
+        row = await self._x.one(_UPSERT_TWEET, p)
+        assert row is not None
+        return row
+
+    async def get(self, tweet_id: int) -> Tweet | None:
+        return await self._x.one(_GET_TWEET, tweet_id)
+
+    async def list_recent(self, limit: int = 20) -> list[Tweet]:
+        return await self._x.many(_LIST_RECENT_TWEETS, limit)
+
+    async def list_unprocessed(self, limit: int = 100) -> list[Tweet]:
+        return await self._x.many(_LIST_UNPROCESSED_TWEETS, limit)
+
+    async def mark_processed(self, tweet_id: int) -> Tweet:
+        """Mark a tweet processed (the first time only). Retry-safe: a repeat keeps the first time."""
+        return found(await self._x.one(_MARK_TWEET_PROCESSED, tweet_id), f"no tweet with id {tweet_id}")
+
+    async def search(self, query: str, limit: int = 20) -> list[SearchTweetsRow]:
+        """Web-search syntax (`word "a phrase" -not or`); snippets mark matches with << >>."""
+        return await self._x.many(_SEARCH_TWEETS, query, limit)
