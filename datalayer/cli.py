@@ -368,7 +368,7 @@ def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
             r["name"], *("-" if r[k] is None else str(r[k]) for k in (
                 "calls", "errors", "retries", "mean_ms", "p95_ms", "max_ms", "server_calls", "server_mean_ms"))
         )  # fmt: skip
-    console.print(table)
+    Console(width=max(console.width, 150)).print(table)  # query names are long: never cut them
     if report["pg_stat_statements"] != "available":
         click.echo(report["pg_stat_statements"])
 

@@ -57,7 +57,7 @@ class NamedQuery:
     """One `-- name:` block: its dotted name (folders and file become namespaces), SQL and declared parameters."""
 
     name: str
-    sql: str  # with `/* name */` in front, so pg_stat_statements and pg_stat_activity show the name
+    sql: str  # with `/* name */` after its first keyword, so pg_stat_statements and pg_stat_activity show it
     params: tuple[str, ...]  # declared order
     numbered: tuple[str, ...]  # order of the `$n` placeholders
     operation: SQLOperationType
@@ -72,8 +72,19 @@ class NamedQuery:
         return tuple(self.params.index(n) for n in self.numbered)
 
 
-def name_comment(name: str) -> str:
-    return f"/* {name} */ "
+_FIRST_WORD = re.compile(r"\s*[A-Za-z]+")
+
+
+def with_name(name: str, sql: str) -> str:
+    """`sql` with `/* name */` right after its first keyword: `SELECT /* twitter_bot.get_tweet */ id, …`.
+
+    Not in front of the statement: pg_stat_statements keeps a statement's text from its first token, so a
+    leading comment would be cut off there. After the first keyword it reaches pg_stat_statements,
+    pg_stat_activity and the server log alike."""
+    first = _FIRST_WORD.match(sql)
+    if first is None:
+        return f"/* {name} */ {sql}"
+    return f"{sql[: first.end()]} /* {name} */{sql[first.end() :]}"
 
 
 # A statement that only reads: nothing in it writes, locks rows or takes advisory locks.
@@ -109,7 +120,7 @@ def load() -> Mapping[str, NamedQuery]:
         code = fn.__code__
         result[dotted] = NamedQuery(
             name=dotted,
-            sql=name_comment(dotted) + fn.sql,
+            sql=with_name(dotted, fn.sql),
             params=declared,
             numbered=tuple(adapter.var_sorted.get(dotted, ())),
             operation=fn.operation,

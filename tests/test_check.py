@@ -69,3 +69,56 @@ def test_check_cli_exit_codes(database_url: str) -> None:
     assert failed.exit_code == 1
     assert "✗ twitter_bot.get_system_state (queries/twitter_bot/system_state.sql:" in failed.output
     assert "1 problem(s)" in failed.output
+
+
+class SwappedUpsertParams(q.Params):
+    """set_system_state(key, value) with the types of its two fields swapped."""
+
+    key: dict[str, object]
+    value: str
+
+
+def test_bind_time_rules_catch_what_positional_arguments_hid() -> None:
+    import pytest
+
+    class WrongNames(q.Params):
+        key: str
+        val: str
+
+    with pytest.raises(TypeError, match="Params model's field names are the query's parameter names"):
+        q.one("twitter_bot.set_system_state", WrongType, WrongNames, retry=True)
+    with pytest.raises(TypeError, match="writes: declare whether running it twice is harmless"):
+        q.one("twitter_bot.set_system_state", WrongType, (str, object))
+    with pytest.raises(TypeError, match="bind it with a Params model"):
+        q.many("twitter_bot.claim_pending_translations", WrongType, (str, int, float), retry=True)
+    with pytest.raises(TypeError, match="declares 1 parameter"):
+        q.one("twitter_bot.get_system_state", WrongType)
+
+
+async def test_check_catches_swapped_and_mistyped_parameters(db: Database, database_url: str) -> None:
+    swapped = q.one("twitter_bot.set_system_state", WrongFields, SwappedUpsertParams, retry=True)
+    mistyped = q.one("twitter_bot.get_tweet", WrongFields, (str,))  # tweets.id is bigint
+    reordered = q.many("twitter_bot.top_api_errors", WrongFields, (int, datetime))  # (since, limit) as (int, datetime)
+    with temporarily_bound(swapped, mistyped, reordered):
+        report = await check.run(db.executor, database_url)
+    text = "\n".join(report.problems)
+    assert "twitter_bot.set_system_state" in text
+    assert "parameter $1 key is text in PostgreSQL but tests.test_check declares dict" in text
+    assert "parameter $2 value is jsonb in PostgreSQL but tests.test_check declares str" in text
+    assert (
+        "twitter_bot.get_tweet" in text
+        and "parameter $1 id is bigint in PostgreSQL but tests.test_check declares str" in text
+    )
+    assert "parameter $1 since is timestamp with time zone in PostgreSQL but tests.test_check declares int" in text
+    assert "parameter $2 limit is bigint in PostgreSQL but tests.test_check declares datetime" in text
+
+
+def test_check_json_lists_retry_policy_and_parameters(database_url: str) -> None:
+    import json
+
+    out = CliRunner().invoke(main, ["--database-url", database_url, "check", "--json"])
+    assert out.exit_code == 0, out.output
+    bindings = {b["query"]: b for b in json.loads(out.output)["bindings"]}
+    assert bindings["twitter_bot.get_tweet"]["retry_safe"] is True
+    assert bindings["twitter_bot.create_translation"]["retry_safe"] is False
+    assert bindings["twitter_bot.get_tweet"]["params"] == ["id: int"]

@@ -97,3 +97,30 @@ def test_db_psql_runs_a_command(database_url: str) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert out.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["migrate", "--list", "--rollback"], "--list only lists"),
+        (["migrate", "--list", "--dry-run"], "--list only lists"),
+        (["migrate", "--to", "0001.x"], "--to and --all go with --rollback"),
+        (["migrate", "--rollback", "--to", "0001.x", "--all"], "either --to ID or --all"),
+        (["twitter", "drafts", "--limit", "-1"], "-1 is not in the range"),
+        (["twitter", "drafts", "--limit", "abc"], "'abc' is not a valid integer"),
+        (["twitter", "maintain", "--months-ahead", "-1"], "-1 is not in the range"),
+        (["twitter", "maintain", "--keep-days", "0"], "0 is not in the range"),
+        (["--pool-max-size", "0", "health"], "0 is not in the range"),
+        (["--statement-cache-size", "-5", "health"], "-5 is not in the range"),
+    ],
+)
+def test_contradictory_or_out_of_range_options_are_usage_errors(args: list[str], complaint: str) -> None:
+    result = CliRunner().invoke(main, ["--database-url", "postgresql://u@127.0.0.1:1/x", *args])
+    assert result.exit_code == 2, result.output
+    assert complaint in result.output
+
+
+def test_health_works_without_quick(database_url: str) -> None:
+    result = CliRunner().invoke(main, ["--database-url", database_url, "health"])
+    assert result.exit_code == 0, result.output
+    assert "healthy" in result.output

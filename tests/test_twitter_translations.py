@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from datalayer import Conflict, Database, InvalidData, NotFound, ReferenceMissing
+from datalayer import Conflict, Database, InvalidData, NotFound, ReferenceMissing, StateConflict
 from datalayer.twitter_bot import TranslationRepository
 from tests.twitter_helpers import make_tweet
 
@@ -161,3 +161,58 @@ async def test_two_workers_never_claim_the_same_translation(
     await asyncio.gather(worker("a"), worker("b"))
     assert set(claimed["a"]).isdisjoint(claimed["b"])
     assert sorted(claimed["a"] + claimed["b"]) == sorted(committed_translations)
+
+
+async def expire_claims(db: Database) -> None:
+    await db.executor.connection.execute(  # type: ignore[union-attr]
+        "UPDATE twitter_bot.translations SET claimed_until = now() - interval '1 second' WHERE claimed_until IS NOT NULL"
+    )
+
+
+async def test_only_the_worker_with_an_unexpired_claim_finishes_and_a_repeat_is_harmless(db: Database) -> None:
+    await make_tweet(db, 1)
+    repo = TranslationRepository(db)
+    t = await repo.create(1, "es")
+    with pytest.raises(StateConflict, match="holds no claim"):
+        await repo.mark_posted(t.id, "w1", "Hola", 100)  # nobody claimed it
+    await repo.claim_pending("w1")
+    with pytest.raises(StateConflict, match="worker w2 holds no claim on it \\(claimed by w1\\)"):
+        await repo.mark_posted(t.id, "w2", "Hola", 200)
+    await expire_claims(db)
+    with pytest.raises(StateConflict, match="claim of worker w1 expired"):
+        await repo.mark_posted(t.id, "w1", "Hola", 100)
+    assert [c.id for c in await repo.claim_pending("w2")] == [t.id]  # an expired lease is free again
+    posted = await repo.mark_posted(t.id, "w2", "Hola", 200)
+    assert (posted.status, posted.posted_tweet_id, posted.claimed_by) == ("posted", 200, "w2")
+    assert await repo.mark_posted(t.id, "w2", "Hola", 200) == posted  # a repeat returns the row as it is
+    with pytest.raises(StateConflict, match="already posted"):
+        await repo.mark_posted(t.id, "w1", "Hola", 100)  # the late worker cannot overwrite posted_tweet_id
+    assert (await repo.get(t.id)).posted_tweet_id == 200  # type: ignore[union-attr]
+    assert [a.status for a in await repo.history(1)] == ["posted"]  # one audit entry, not three
+
+
+async def test_failure_and_draft_repeats_count_once(db: Database) -> None:
+    await make_tweet(db, 1)
+    repo = TranslationRepository(db)
+    a, b = await repo.create(1, "es"), await repo.create(1, "fr")
+    await repo.claim_pending("w")
+    failed = await repo.mark_failed(a.id, "w", "timeout")
+    assert await repo.mark_failed(a.id, "w", "timeout") == failed and failed.retry_count == 1
+    with pytest.raises(StateConflict, match="already failed"):
+        await repo.mark_failed(a.id, "w", "another error")
+    draft = await repo.save_draft(b.id, "w", "Bonjour", 0.5)
+    assert await repo.save_draft(b.id, "w", "Bonjour", 0.5) == draft
+    assert sorted(x.status for x in await repo.history(1)) == ["draft", "failed"]
+
+
+async def test_ensure_and_claim_are_idempotent(db: Database) -> None:
+    await make_tweet(db, 1)
+    repo = TranslationRepository(db)
+    first = await repo.ensure(1, "de")
+    assert await repo.ensure(1, "de") == first
+    for lang in ("es", "fr"):
+        await repo.ensure(1, lang)
+    held = await repo.claim_pending("w1", limit=2)
+    again = await repo.claim_pending("w1", limit=2)  # what a retry after a lost reply does
+    assert [t.id for t in again] == [t.id for t in held]  # the same rows back, lease renewed
+    assert [t.target_language for t in await repo.claim_pending("w2", limit=5)] == ["fr"]

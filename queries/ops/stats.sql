@@ -39,8 +39,8 @@ SELECT query_name AS name,
 DELETE FROM ops.query_stats;
 
 -- name: list_statement_stats()
--- pg_stat_statements of this database grouped by the named query in each statement's leading comment.
-SELECT substring(s.query FROM '^/\* ([A-Za-z0-9_.]+) \*/') AS name,
+-- pg_stat_statements of this database grouped by the named query in the comment after each statement's first keyword.
+SELECT substring(s.query FROM '^[A-Za-z]+ /\* ([A-Za-z0-9_.]+) \*/') AS name,
        sum(s.calls)::bigint AS calls,
        sum(s.rows)::bigint AS rows,
        sum(s.total_exec_time)::double precision AS total_ms,
@@ -49,6 +49,6 @@ SELECT substring(s.query FROM '^/\* ([A-Za-z0-9_.]+) \*/') AS name,
        sum(s.shared_blks_hit + s.shared_blks_read)::bigint AS blocks
   FROM ops.pg_stat_statements AS s
  WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-   AND s.query ~ '^/\* [A-Za-z0-9_.]+ \*/'
+   AND s.query ~ '^[A-Za-z]+ /\* [A-Za-z0-9_.]+ \*/'
  GROUP BY 1
  ORDER BY 1;
