@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Double, Integer, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Double, Integer, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -36,6 +37,7 @@ class ApiUsageORM(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     service: Mapped[str] = mapped_column(Text)
     endpoint: Mapped[str] = mapped_column(Text)
     success: Mapped[bool] = mapped_column(Boolean)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from bisect import bisect_left
+from time import perf_counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -56,6 +56,7 @@ class _NotSent(Exception):
         self.cause = cause
 
 
+_BOUNDS = BUCKETS_S
 _CAUGHT: tuple[type[Exception], ...] = (*DRIVER_ERRORS, _NotSent)
 
 
@@ -153,7 +154,7 @@ class Executor:
 
     def _finished(self, q: Bound, started: float, rows: int) -> None:
         """After each query: statistics, the slow-query log, and the observers (the tests' executed set)."""
-        elapsed = time.perf_counter() - started
+        elapsed = perf_counter() - started
         if self._stats:
             st = q.stats
             st.calls += 1
@@ -161,7 +162,7 @@ class Executor:
             st.total_s += elapsed
             if elapsed > st.max_s:
                 st.max_s = elapsed
-            st.buckets[bisect_left(BUCKETS_S, elapsed)] += 1
+            st.buckets[bisect_left(_BOUNDS, elapsed)] += 1
         if self._slow_s and elapsed > self._slow_s:
             log.warning("slow query %s took %.1f ms", q.name, elapsed * 1000)
         for observe in observers:
@@ -183,7 +184,7 @@ class Executor:
             def count(_state: object) -> None:
                 stats.retries += 1
 
-            remaining = max(0.0, policy.deadline - (time.perf_counter() - started))
+            remaining = max(0.0, policy.deadline - (perf_counter() - started))
             try:
                 await asyncio.sleep(policy.backoff)
                 async for attempt in AsyncRetrying(
@@ -208,7 +209,7 @@ class Executor:
     # They repeat their shape on purpose: a shared helper would add a coroutine frame to every query.
     async def one(self, q: One[M], *args: object) -> M | None:
         values = q.args(args)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if self._conn is not None:
                 row = await self._conn.fetchrow(q.sql, *values)
@@ -227,7 +228,7 @@ class Executor:
 
     async def many(self, q: Many[M], *args: object) -> list[M]:
         values = q.args(args)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if self._conn is not None:
                 rows = await self._conn.fetch(q.sql, *values)
@@ -243,7 +244,7 @@ class Executor:
 
     async def value(self, q: Value[T], *args: object) -> T:
         values = q.args(args)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if self._conn is not None:
                 result: T = await self._conn.fetchval(q.sql, *values)
@@ -257,7 +258,7 @@ class Executor:
 
     async def execute(self, q: Execute, *args: object) -> str:
         values = q.args(args)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             if self._conn is not None:
                 status: str = await self._conn.execute(q.sql, *values)

@@ -94,7 +94,9 @@ def test_stats_queries_cli_shows_ours_beside_the_server(database_url: str) -> No
         assert "pg_stat_statements is not available" in report["pg_stat_statements"]
     table = runner.invoke(main, ["--database-url", database_url, "stats", "queries"])
     assert table.exit_code == 0 and "count_translations_by_status" in table.output
-    reset = json.loads(runner.invoke(main, ["--database-url", database_url, "stats", "queries", "--reset", "--json"]).output)
+    reset = json.loads(
+        runner.invoke(main, ["--database-url", database_url, "stats", "queries", "--reset", "--json"]).output
+    )
     assert all(r["calls"] is None for r in reset["queries"])  # ours forgotten; the server's figures stay
 
 
