@@ -20,10 +20,10 @@ import asyncio
 import json
 import logging
 from bisect import bisect_left
-from time import perf_counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Literal, TypeVar
 
 import asyncpg
