@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import perf_counter
@@ -171,6 +171,8 @@ class Executor:
     def _may_retry(self, q: Bound, exc: BaseException) -> bool:
         if self._pool is None:
             return False  # one connection (a transaction): it is gone, and the transaction with it
+        if self._pool.is_closing():
+            return False  # the Database was closed: no connection will come
         if isinstance(exc, _NotSent):
             return is_connection_lost(exc.cause)
         return q.retry and is_connection_lost(exc)
@@ -203,6 +205,11 @@ class Executor:
         self._finished(q, started, 0)
         q.stats.errors += 1
         cause = _unwrap(exc)
+        if self._pool is not None and self._pool.is_closing():
+            raise errors.Unavailable(
+                f"query {q.name} ran after its Database was closed; use it inside `async with Database.connect()`",
+                query=q.name,
+            ) from cause
         raise errors.from_postgres(cause, q.name) from cause
 
     # The four methods below are the hot path: each is one await on the driver plus the row conversion.
@@ -270,34 +277,6 @@ class Executor:
             tail = status.rsplit(" ", 1)[-1]
             self._finished(q, started, int(tail) if tail.isdigit() else 0)
         return status
-
-    async def copy_records(
-        self, schema: str, table: str, columns: Sequence[str], records: Iterable[Sequence[object]]
-    ) -> int:
-        """Bulk insert with COPY; returns the number of rows copied. Not retry-safe: COPY has no ON CONFLICT."""
-        name = f"copy {schema}.{table}"
-
-        async def copy(conn: Connection) -> int:
-            status: str = await conn.copy_records_to_table(
-                table, schema_name=schema, columns=list(columns), records=records
-            )
-            return int(status.rsplit(" ", 1)[-1])
-
-        try:
-            if self._conn is not None:
-                return await copy(self._conn)
-            pool = self._pool
-            assert pool is not None
-            try:
-                conn = await pool.acquire(timeout=self._cfg.acquire_timeout)
-            except DRIVER_ERRORS as exc:
-                raise errors.from_postgres(exc, name) from exc
-            try:
-                return await copy(conn)
-            finally:
-                await _release_quietly(pool, conn)
-        except DRIVER_ERRORS as exc:
-            raise errors.from_postgres(exc, name) from exc
 
 
 class Transaction:

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psycopg
 from yoyo import get_backend, read_migrations
 from yoyo.migrations import get_migration_hash
 
@@ -90,7 +92,10 @@ class Migrator:
             if self.lock:
                 await self._ledger.lock()
                 await self._ledger.ensure()
-            self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+            try:
+                self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+            except psycopg.Error as exc:
+                raise connect_failed(self.url, exc) from exc
         except BaseException:
             await self._close_quietly()
             raise
@@ -105,7 +110,8 @@ class Migrator:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._backend is not None:
-            await asyncio.to_thread(self._backend.connection.close)
+            with contextlib.suppress(psycopg.Error):
+                await asyncio.to_thread(self._backend.connection.close)
         if self._conn is not None:
             try:
                 if self.lock and self._ledger is not None:
@@ -120,7 +126,7 @@ class Migrator:
     async def status(self) -> list[MigrationState]:
         assert self._x is not None
         migrations = self._migrations()
-        applied_hashes = set(await asyncio.to_thread(self._backend.get_applied_migration_hashes))
+        applied_hashes = set(await self._yoyo(self._backend.get_applied_migration_hashes))
         assert self._ledger is not None
         checksums = await self._ledger.checksums(missing_ok=not self.lock)
         recorded = {row.migration_id: row.sha256 for row in checksums}
@@ -158,7 +164,7 @@ class Migrator:
         """Apply every pending migration in order; returns their ids."""
         assert self._x is not None and self.lock, "apply needs the migration lock"
         self._refuse_on_drift(await self.drift())
-        pending = await asyncio.to_thread(self._backend.to_apply, self._migrations())
+        pending = await self._yoyo(self._backend.to_apply, self._migrations())
         done: list[str] = []
         for m in pending:
             if not dry_run:
@@ -174,7 +180,7 @@ class Migrator:
         migrations = self._migrations()
         if to is not None and to not in {m.id for m in migrations}:
             raise MigrationError(f"no migration with id {to!r} in {self.directory}; see `datalayer migrate --list`")
-        applied = list(await asyncio.to_thread(self._backend.to_rollback, migrations))  # newest first
+        applied = list(await self._yoyo(self._backend.to_rollback, migrations))  # newest first
         if to is not None:
             ids = [m.id for m in applied]
             if to not in ids:
@@ -190,6 +196,18 @@ class Migrator:
                 await self._ledger.forget(m.id)
             done.append(m.id)
         return done
+
+    async def _yoyo(self, fn: Any, *args: Any) -> Any:
+        """A yoyo call on its psycopg connection: a driver error becomes ours."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except psycopg.OperationalError as exc:
+            raise Unavailable(
+                f"lost the migrator's connection to the database: {exc}; nothing more was applied, run it again",
+                connection_lost=True,
+            ) from exc
+        except psycopg.Error as exc:
+            raise MigrationError(f"the migration bookkeeping failed: {exc}") from exc
 
     async def _run(self, fn: Any, migration: Any, verb: str) -> None:
         try:

@@ -45,3 +45,24 @@ async def test_unreachable_server_is_unavailable_and_masks_password() -> None:
             pass
     assert "hunter2" not in str(info.value)
     assert "***" in str(info.value)
+
+
+async def test_wrong_python_type_is_invalid_data_not_a_lost_connection(db: Database) -> None:
+    from datalayer.twitter_bot import TweetRepository
+
+    with pytest.raises(InvalidData, match=r"twitter_bot.get_tweet.*invalid input for query argument \$1") as info:
+        await TweetRepository(db).get("5")  # type: ignore[arg-type]
+    assert not isinstance(info.value, Unavailable)
+
+
+async def test_a_closed_database_fails_at_once(database_url: str) -> None:
+    import time
+
+    from datalayer.twitter_bot import TweetRepository
+
+    async with Database.connect(Settings(), database_url) as db:
+        repo = TweetRepository(db)
+    started = time.perf_counter()
+    with pytest.raises(Unavailable, match="after its Database was closed"):
+        await repo.get(1)
+    assert time.perf_counter() - started < Settings().retry_deadline  # no retrying into a closed pool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from datalayer import queries as q
@@ -31,9 +32,13 @@ _APPLIED = q.many("ops.list_applied_migrations", AppliedMigration)
 
 
 class MigrationLedger(Repository):
-    async def lock(self) -> None:
-        """Wait for the migration lock (held by this session until unlock or disconnect). Not retry-safe."""
-        await self._x.value(_LOCK)
+    async def lock(self, poll_seconds: float = 0.1) -> None:
+        """Wait for the migration lock (held by this session until unlock or disconnect). Not retry-safe.
+
+        Polls from the client: a session waiting inside pg_advisory_lock would keep a snapshot open, and the
+        migrator holding the lock may be running CREATE INDEX CONCURRENTLY, which waits for every such snapshot."""
+        while not await self._x.value(_LOCK):
+            await asyncio.sleep(poll_seconds)
 
     async def unlock(self) -> None:
         """Release the migration lock. Not retry-safe (the lock belongs to the session)."""

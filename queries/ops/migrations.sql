@@ -7,9 +7,8 @@ CREATE TABLE IF NOT EXISTS public._datalayer_migration_checksum (
 );
 
 -- name: lock_migrations()$
--- Wait for the migration lock (session advisory lock; released on unlock or disconnect).
-SELECT true AS locked
-  FROM (SELECT pg_advisory_lock(hashtext('datalayer.migrate'))) AS acquired;
+-- Take the migration lock if it is free (session advisory lock, released on unlock or disconnect); true when taken. Never waits inside the server: a waiting statement would hold a snapshot that CREATE INDEX CONCURRENTLY in the running migrator must wait for.
+SELECT pg_try_advisory_lock(hashtext('datalayer.migrate'));
 
 -- name: unlock_migrations()$
 -- Release the migration lock.

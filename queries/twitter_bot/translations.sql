@@ -33,17 +33,30 @@ SELECT id, tweet_id, target_language, status, translated_text, confidence, poste
 
 -- name: claim_pending_translations(worker, limit, lease_seconds)
 -- Lease up to limit pending translations to a worker: first those it already holds, then free ones (SKIP LOCKED, so two workers never get the same row).
+WITH held AS (
+    SELECT id
+      FROM twitter_bot.translations
+     WHERE status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
+     ORDER BY created_at, id
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+), free AS (
+    SELECT id
+      FROM twitter_bot.translations
+     WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
+     ORDER BY created_at, id
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+), chosen AS (
+    SELECT id FROM (SELECT id, 0 AS rank FROM held UNION ALL SELECT id, 1 FROM free) AS both_kinds
+     ORDER BY rank
+     LIMIT :limit
+)
 UPDATE twitter_bot.translations AS t
    SET claimed_by = :worker,
        claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
-  FROM (SELECT id
-          FROM twitter_bot.translations
-         WHERE status = 'pending'
-           AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = :worker)
-         ORDER BY (claimed_by = :worker AND claimed_until >= now()) IS NOT TRUE, created_at, id
-         LIMIT :limit
-           FOR UPDATE SKIP LOCKED) AS free
- WHERE t.id = free.id
+  FROM chosen
+ WHERE t.id = chosen.id
 RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
           t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at;
 
