@@ -37,7 +37,9 @@ class MigrationLedger(Repository):
 
         Polls from the client: a session waiting inside pg_advisory_lock would keep a snapshot open, and the
         migrator holding the lock may be running CREATE INDEX CONCURRENTLY, which waits for every such snapshot."""
-        while not await self._x.value(_LOCK):
+        while True:  # the lock lives in the server: nothing in this process could signal an Event
+            if await self._x.value(_LOCK):
+                return
             await asyncio.sleep(poll_seconds)
 
     async def unlock(self) -> None:
