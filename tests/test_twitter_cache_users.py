@@ -3,8 +3,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from datalayer import Conflict, Database, InvalidData
-from datalayer.secrets import Cipher
+from datalayer import Cipher, Conflict, Database, InvalidData
 from datalayer.twitter_bot import PutCachedTranslationParams, TranslationCacheRepository, UserRepository
 
 
