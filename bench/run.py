@@ -87,7 +87,17 @@ def query_load_ms() -> tuple[int, float]:
     return count, (time.perf_counter() - started) * 1000
 
 
-async def main(rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
+async def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def main(rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
     count, load_ms = query_load_ms()
     console.print(f"loading all {count} named queries: {load_ms:.1f} ms (target: well under 1 s)")
     settings = Settings()
@@ -296,9 +306,9 @@ def report(results: list[Result], out: Path, rounds: int, ops: int, bulk_rows: i
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--ops", type=int, default=2000)
-    parser.add_argument("--bulk-rows", type=int, default=100_000)
+    parser.add_argument("--rounds", type=_positive, default=5)
+    parser.add_argument("--ops", type=_positive, default=2000)
+    parser.add_argument("--bulk-rows", type=_positive, default=100_000)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
     args = parser.parse_args()
     asyncio.run(main(args.rounds, args.ops, args.bulk_rows, args.out))

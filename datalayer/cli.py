@@ -9,13 +9,12 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from datalayer.config import Settings, load_settings, mask_url
+from datalayer.config import Settings, load_settings, mask_url, split_password, url_problem
 from datalayer.db import Database, resolve_url
 from datalayer.errors import DatalayerError
 
@@ -57,28 +56,39 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+class JsonError(click.ClickException):
+    """A failure of a `--json` command: the error goes to stdout as JSON too, so a machine reads it."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(json.dumps({"ok": False, "error": self.message}, indent=2))
+        super().show(file)
+
+
 class CleanErrors(click.Group):
-    """Turns library errors into one-line messages with exit code 1, never a traceback."""
+    """Turns library errors into one-line messages with exit code 1, never a traceback; with `--json`, also
+    a JSON object `{"ok": false, "error": …}` on stdout."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        wants_json = "--json" in [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        error = JsonError if wants_json else click.ClickException
         try:
             return super().invoke(ctx)
-        except DatalayerError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except FileNotFoundError as exc:
-            raise click.ClickException(str(exc)) from exc
+        except (DatalayerError, FileNotFoundError) as exc:
+            raise error(str(exc)) from exc
+        except click.ClickException as exc:
+            if wants_json and not isinstance(exc, (click.UsageError, JsonError)):
+                raise JsonError(exc.message) from exc
+            raise
 
 
 @click.group(cls=CleanErrors)
-@click.option("--database-url", envvar="DATABASE_URL", help="PostgreSQL URL; default: the embedded cluster.")
-@click.option(
-    "--pool-max-size", type=click.IntRange(1, 10_000), envvar="DATALAYER_POOL_MAX_SIZE", help="Largest pool size."
-)
+# No envvar= here: the environment is read by Settings, so a bad variable is reported under its own name.
+@click.option("--database-url", help="PostgreSQL URL (wins over DATABASE_URL); default: the embedded cluster.")
+@click.option("--pool-max-size", type=click.IntRange(1, 10_000), help="Largest pool size (DATALAYER_POOL_MAX_SIZE).")
 @click.option(
     "--statement-cache-size",
     type=click.IntRange(0, 100_000),
-    envvar="DATALAYER_STATEMENT_CACHE_SIZE",
-    help="asyncpg prepared-statement cache; 0 behind PgBouncer in transaction mode.",
+    help="asyncpg prepared-statement cache (DATALAYER_STATEMENT_CACHE_SIZE); 0 behind PgBouncer in transaction mode.",
 )
 @click.version_option(package_name="datalayer")
 @click.pass_context
@@ -91,6 +101,12 @@ def main(
 
     Example: datalayer health --quick
     """
+    if database_url is not None and database_url.strip():
+        problem = url_problem(database_url.strip())
+        if problem:
+            raise click.BadParameter(
+                f"{mask_url(database_url)} is not usable: {problem}", param_hint="'--database-url'"
+            )
     try:
         settings = load_settings(
             database_url=database_url, pool_max_size=pool_max_size, statement_cache_size=statement_cache_size
@@ -109,6 +125,14 @@ def db() -> None:
     """
 
 
+def _note_database_url(app: AppContext) -> None:
+    if app.settings.database_url is not None:
+        click.echo(
+            f"note: DATABASE_URL is set, so every other command uses {mask_url(app.url)}, not this embedded cluster",
+            err=True,
+        )
+
+
 def _cluster(app: AppContext) -> Any:
     from datalayer.embedded import EmbeddedCluster
 
@@ -124,6 +148,7 @@ def db_up(app: AppContext) -> None:
 
     Example: datalayer db up
     """
+    _note_database_url(app)
     cluster = _cluster(app)
     url = cluster.up()
     click.echo(f"embedded PostgreSQL in {cluster.pgdata}", err=True)
@@ -137,6 +162,7 @@ def db_down(app: AppContext) -> None:
 
     Example: datalayer db down
     """
+    _note_database_url(app)
     cluster = _cluster(app)
     click.echo(f"stopped ({cluster.pgdata})" if cluster.down() else f"not running ({cluster.pgdata})")
 
@@ -163,20 +189,14 @@ def db_psql(app: AppContext, psql_args: tuple[str, ...]) -> None:
     """
     from datalayer.embedded import bin_dir
 
-    parts = urlsplit(app.url)
+    url, password = split_password(app.url)
     env = dict(os.environ)
-    env.update(
-        PGHOST=parts.hostname or "127.0.0.1",
-        PGPORT=str(parts.port or 5432),
-        PGUSER=unquote(parts.username or "postgres"),
-        PGDATABASE=unquote(parts.path.lstrip("/") or "postgres"),
-    )
-    if parts.password:
-        env["PGPASSWORD"] = unquote(parts.password)
+    if password is not None:
+        env["PGPASSWORD"] = password
     psql = bin_dir() / "psql"
     exe = str(psql) if psql.exists() else (shutil.which("psql") or "psql")
     sys.stdout.flush()
-    os.execve(exe, [exe, *psql_args], env)
+    os.execve(exe, [exe, f"--dbname={url}", *psql_args], env)
 
 
 # -- migrate -----------------------------------------------------------------------------------------------------
@@ -205,7 +225,7 @@ def migrate(
         raise click.UsageError("--list only lists: it does not go with --rollback or --dry-run")
 
     async def go() -> None:
-        async with Migrator(app.url) as m:
+        async with Migrator(app.url, lock=not show_list) as m:  # listing takes no lock and creates nothing
             if show_list:
                 states = await m.status()
                 if as_json:
@@ -386,8 +406,17 @@ def secret_key() -> None:
     click.echo(Cipher.generate_key())
 
 
+@main.group()
+def seed() -> None:
+    """Sample data for one bot, through its repositories.
+
+    Example: datalayer seed discord-bot
+    """
+
+
 def _add_domain_commands() -> None:
-    """Each bot package may have a `cli` module with a click `group`; it becomes `datalayer <group>`."""
+    """Each bot package may have a `cli` module with a click `group`, which becomes `datalayer <group>`, and a
+    `seed_command`, which becomes `datalayer seed <name>`."""
     import importlib
     import pkgutil
 
@@ -400,6 +429,8 @@ def _add_domain_commands() -> None:
             except ModuleNotFoundError:
                 continue
             main.add_command(module.group)
+            if hasattr(module, "seed_command"):
+                seed.add_command(module.seed_command)
 
 
 _add_domain_commands()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HOME_DIR = ".datalayer"
@@ -30,20 +31,41 @@ def default_home() -> Path:
     return here / HOME_DIR
 
 
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._%~-]+)$")  # a name, an IPv4 or a [bracketed IPv6] literal
+
+
+def _hosts(netloc: str) -> list[tuple[str, str]]:
+    """(host, port text) of each `host[:port]` of a URL's netloc (libpq and asyncpg accept `h1:p1,h2:p2`)."""
+    hostspec = netloc.rpartition("@")[2]
+    out = []
+    for part in hostspec.split(","):
+        if part.startswith("["):
+            host, _, rest = part.partition("]")
+            out.append((host + "]", rest.removeprefix(":")))
+        else:
+            host, _, port = part.partition(":")
+            out.append((host, port))
+    return out
+
+
 def url_problem(url: str) -> str | None:
     """Why `url` is not a usable PostgreSQL URL, or None. Never repeats the password."""
     try:
         parts = urlsplit(url)
-        port = parts.port  # raises on a non-numeric or out-of-range port
     except ValueError as exc:
-        return str(exc).replace("Port", "port")
+        return str(exc)
     if parts.scheme not in ("postgresql", "postgres"):
         return f"scheme {parts.scheme or '(none)'!r} is not postgresql://"
-    if port == 0:
-        return "port 0 is not a port"
-    database = unquote(parts.path.lstrip("/"))
-    if not database or "/" in database:
+    for host, port in _hosts(parts.netloc):
+        if host and not _HOST.match(host):
+            return f"host {host!r} is not a host name or IP address"
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            return f"port {port!r} is not a number from 1 to 65535"
+    database = unquote(parts.path.removeprefix("/"))
+    if not database:
         return "it names no database (postgresql://user@host:port/DATABASE)"
+    if "/" in parts.path.removeprefix("/"):
+        return f"database name {database!r} holds a '/': write it as %2F if that is really its name"
     return None
 
 
@@ -86,6 +108,22 @@ class Settings(BaseSettings):
             raise ValueError(f"DATABASE_URL {mask_url(value.strip())} is not usable: {problem}")
         return value.strip()
 
+    @field_validator("home")
+    @classmethod
+    def _home_is_a_folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file; DATALAYER_HOME names the folder of the embedded cluster")
+        return value
+
+    @model_validator(mode="after")
+    def _pool_sizes(self) -> Settings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError(
+                f"DATALAYER_POOL_MIN_SIZE ({self.pool_min_size}) is larger than DATALAYER_POOL_MAX_SIZE "
+                f"({self.pool_max_size})"
+            )
+        return self
+
     def with_overrides(self, **values: object) -> Settings:
         """A copy with the CLI flags that were given (None means 'not given')."""
         given = {k: v for k, v in values.items() if v is not None}
@@ -104,10 +142,12 @@ def settings_error(exc: ValidationError) -> str:
     """One line per bad setting, naming the variable, never echoing a value (a URL may hold a password)."""
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
-        field = str(err["loc"][0]) if err["loc"] else "?"
+        field = str(err["loc"][0]) if err["loc"] else ""
         name = "DATABASE_URL" if field in ("database_url", "DATABASE_URL") else f"DATALAYER_{field.upper()}"
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(message if message.startswith("DATABASE_URL") else f"{name}: {message}")
+        lines.append(
+            message if message.startswith(("DATABASE_URL", "DATALAYER_")) or not field else f"{name}: {message}"
+        )
     return "; ".join(lines)
 
 
@@ -119,27 +159,33 @@ def load_settings(**overrides: object) -> Settings:
         raise ValueError(settings_error(exc)) from None
 
 
+_NETLOC_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*?:)[^/?#@]*@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, for anything that is shown or logged."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-        port = parts.port
-    except ValueError:
-        # Unparseable: hide everything between :// and @ rather than risk showing a password.
-        scheme, sep, rest = url.partition("://")
-        creds, at, host = rest.rpartition("@")
-        if not at:
-            return url
-        return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
-    if password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL with every password (`user:PASSWORD@` and `?password=`) replaced by ***, for anything shown
+    or logged. Works on text, so an unparseable URL is masked too."""
+    masked = _NETLOC_PASSWORD.sub(r"\1***@", url, count=1)
+    return _QUERY_PASSWORD.sub(r"\1***", masked)
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """The URL without its password (from `user:PASSWORD@` or `?password=`), and the password, decoded."""
+    password = None
+    netloc = _NETLOC_PASSWORD.match(url)
+    if netloc:
+        password = unquote(url[netloc.end(1) : netloc.end() - 1])
+        url = url[: netloc.end(1) - 1] + "@" + url[netloc.end() :]
+    query = _QUERY_PASSWORD.search(url)
+    if query:
+        password = unquote(query.group(0)[len(query.group(1)) :])
+        head, tail = url[: query.start()], url[query.end() :]
+        if query.group(1).startswith("?"):
+            url = head + ("?" + tail[1:] if tail.startswith("&") else tail)
+        else:
+            url = head + tail
+    return url, password
 
 
 def environ_has(name: str) -> bool:

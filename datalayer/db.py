@@ -408,7 +408,7 @@ class Database:
             hint = "run `datalayer migrate`" if not drift else "restore the edited files, then `datalayer migrate`"
             raise errors.MigrationError(
                 f"the database at {mask_url(self.url)} does not match this code's migrations: "
-                f"{'; '.join(parts)}; {hint} (or connect with check_schema=False to skip this check)"
+                f"{'; '.join(parts)}; {hint} (or skip this check: DATALAYER_CHECK_SCHEMA=false, or check_schema=False in Python)"
             )
 
     @asynccontextmanager

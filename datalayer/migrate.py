@@ -92,10 +92,12 @@ class Migrator:
             if self.lock:
                 await self._ledger.lock()
                 await self._ledger.ensure()
-            try:
-                self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
-            except psycopg.Error as exc:
-                raise connect_failed(self.url, exc) from exc
+                # yoyo's backend creates its bookkeeping tables on connect: only a migrator that may change
+                # the database opens one; a read-only one (lock=False: --list, health) reads the tables.
+                try:
+                    self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+                except psycopg.Error as exc:
+                    raise connect_failed(self.url, exc) from exc
         except BaseException:
             await self._close_quietly()
             raise
@@ -126,8 +128,11 @@ class Migrator:
     async def status(self) -> list[MigrationState]:
         assert self._x is not None
         migrations = self._migrations()
-        applied_hashes = set(await self._yoyo(self._backend.get_applied_migration_hashes))
         assert self._ledger is not None
+        if self._backend is not None:
+            applied_hashes = set(await self._yoyo(self._backend.get_applied_migration_hashes))
+        else:
+            applied_hashes = {get_migration_hash(mid) for mid in await self._ledger.applied_ids()}
         checksums = await self._ledger.checksums(missing_ok=not self.lock)
         recorded = {row.migration_id: row.sha256 for row in checksums}
         states = [

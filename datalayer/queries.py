@@ -118,11 +118,19 @@ def load() -> Mapping[str, NamedQuery]:
             continue  # aiosql adds a *_cursor twin for every SELECT
         declared = tuple(fn.parameters or ())
         code = fn.__code__
+        numbered = tuple(adapter.var_sorted.get(dotted, ()))
+        undeclared = [n for n in numbered if n not in declared]
+        if undeclared:
+            raise TypeError(
+                f"query {dotted} ({Path(code.co_filename).relative_to(root.parent)}:{code.co_firstlineno}) uses "
+                f"{', '.join(':' + n for n in undeclared)} but declares only {list(declared)}: declare it, or "
+                "write a slice or cast so aiosql does not read it as a parameter (`[1 : 5]`, `::type`)"
+            )
         result[dotted] = NamedQuery(
             name=dotted,
             sql=with_name(dotted, fn.sql),
             params=declared,
-            numbered=tuple(adapter.var_sorted.get(dotted, ())),
+            numbered=numbered,
             operation=fn.operation,
             doc=fn.__doc__ or "",
             source=f"{Path(code.co_filename).relative_to(root.parent)}:{code.co_firstlineno}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import pytest
@@ -124,3 +125,45 @@ def test_health_works_without_quick(database_url: str) -> None:
     result = CliRunner().invoke(main, ["--database-url", database_url, "health"])
     assert result.exit_code == 0, result.output
     assert "healthy" in result.output
+
+
+def test_json_commands_report_failures_as_json() -> None:
+    """A machine asking for --json gets JSON on stdout when the command fails, not only a line for people."""
+    for args in (["migrate", "--list", "--json"], ["check", "--json"], ["twitter", "status", "--json"],
+                 ):  # fmt: skip
+        result = CliRunner().invoke(main, ["--database-url", "postgresql://bot:pw@127.0.0.1:1/x", *args])
+        assert result.exit_code == 1, (args, result.output)
+        report = json.loads(result.stdout.split("Error:")[0])
+        assert report["ok"] is False and CONNECT_WORDING in report["error"], (args, result.output)
+
+
+async def test_migrate_list_on_an_unmigrated_database_changes_nothing(server_url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from tests.conftest import create_database, drop_database
+
+    url = await create_database(server_url, "datalayer_list")
+    try:
+        result = await asyncio.to_thread(
+            CliRunner().invoke, main, ["--database-url", url, "migrate", "--list", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        assert not any(s["applied"] for s in json.loads(result.output))
+        conn = await asyncpg.connect(url)
+        try:
+            tables = await conn.fetch("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace")
+        finally:
+            await conn.close()
+        assert tables == [], "a listing created tables"
+    finally:
+        await drop_database(server_url, url)
+
+
+def test_db_commands_say_when_database_url_is_in_use(database_url: str, tmp_path: Path) -> None:
+    # A home of its own: `db down` must not stop the cluster the suite runs on.
+    result = CliRunner().invoke(
+        main, ["--database-url", database_url, "db", "down"], env={"DATALAYER_HOME": str(tmp_path)}
+    )
+    assert "DATABASE_URL is set" in result.stderr and "not running" in result.stdout and result.exit_code == 0

@@ -40,9 +40,13 @@ def test_bad_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("postgresql://u:pw@h:abc/db", "port could not be cast to integer"),
-        ("postgresql://u:pw@h:99999/db", "port out of range"),
+        ("postgresql://u:pw@h:abc/db", "port 'abc' is not a number from 1 to 65535"),
+        ("postgresql://u:pw@h:99999/db", "port '99999' is not a number"),
+        ("postgresql://u:pw@h:-1/db", "port '-1' is not a number"),
         ("postgresql://u:pw@[::1/db", "Invalid IPv6 URL"),
+        ("postgresql://u:pw@host with space/db", "host 'host with space' is not a host name"),
+        ("postgresql://u:pw@h/a/b", "holds a '/'"),
+        ("postgresql://u@h:abc/db?password=pw", "port 'abc'"),
         ("postgres://", "names no database"),
         ("postgresql://u:pw@h:5432", "names no database"),
         ("postgresql://u:pw@h:5432/", "names no database"),
@@ -66,6 +70,66 @@ def test_bad_database_url_is_one_clear_line_without_the_password(
         assert len(lines) == 1 and problem in lines[0] and "DATABASE_URL" in lines[0], result.output
         assert "pw" not in result.output.replace("postgresql", "").replace("postgres", "")
         assert "Traceback" not in result.output
+        if "u:pw@" in url:
+            assert "u:***@" in result.output
+        elif "u@" in url:
+            assert "u@" in result.output and ":***@" not in result.output  # no invented password
+    flag = CliRunner().invoke(main, ["--database-url", url, "db", "url"], env={"DATABASE_URL": None})
+    assert flag.exit_code == 2 and "--database-url" in flag.output and problem in flag.output, flag.output
+    assert "pw" not in flag.output.replace("postgresql", "").replace("postgres", "")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres:s3cret@127.0.0.1:1/x",
+        "postgresql://postgres@127.0.0.1:1/x?password=s3cret",
+        "postgresql://postgres@127.0.0.1:1/x?sslmode=disable&password=s3cret&connect_timeout=2",
+        "postgresql://postgres:s3cret@127.0.0.1:1,127.0.0.1:2/x",
+    ],
+)
+def test_no_password_is_ever_shown(url: str) -> None:
+    """Wherever the URL is shown (db url, errors, health, --json), in the user part or the query string."""
+    from click.testing import CliRunner
+
+    from datalayer.cli import main
+    from datalayer.config import mask_url, split_password
+
+    assert "s3cret" not in mask_url(url)
+    stripped, password = split_password(url)
+    assert password == "s3cret" and "s3cret" not in stripped and "password=" not in stripped
+    env = {"DATABASE_URL": url, "DATALAYER_CONNECT_TIMEOUT": "2"}
+    for args in (["db", "url"], ["health", "--quick", "--json"], ["health", "--quick"], ["migrate", "--list"],
+                 ["check", "--json"], ["twitter", "status", "--json"]):  # fmt: skip
+        result = CliRunner().invoke(main, args, env=env)
+        assert "s3cret" not in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_multi_host_url_is_accepted() -> None:
+    from datalayer.config import url_problem
+
+    assert url_problem("postgresql://u:p@h1:5432,h2:5433/db") is None
+    assert url_problem("postgresql://u@[::1]:5432,h2/db") is None
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"DATALAYER_POOL_MIN_SIZE": "20"}, "DATALAYER_POOL_MIN_SIZE (20) is larger than DATALAYER_POOL_MAX_SIZE (10)"),
+        ({"DATALAYER_POOL_MAX_SIZE": "abc"}, "DATALAYER_POOL_MAX_SIZE"),
+        ({"DATALAYER_STATEMENT_CACHE_SIZE": "-1"}, "DATALAYER_STATEMENT_CACHE_SIZE"),
+        ({"DATALAYER_HOME": "/etc/passwd"}, "DATALAYER_HOME: Value error, /etc/passwd is a file"),
+    ],
+)
+def test_bad_settings_name_their_variable(env: dict[str, str], complaint: str) -> None:
+    from click.testing import CliRunner
+
+    from datalayer.cli import main
+
+    result = CliRunner().invoke(main, ["db", "url"], env=env)
+    assert result.exit_code == 1, result.output
+    assert complaint.replace("Value error, ", "") in result.output and "Traceback" not in result.output
 
 
 def test_empty_database_url_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:

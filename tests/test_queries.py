@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,8 @@ from datalayer.twitter_bot import SystemState, Translation, Tweet
 
 VERBS = ("get_", "list_", "create_", "update_", "delete_", "count_", "search_", "claim_", "set_", "upsert_", "mark_",
          "save_", "approve_", "rollback_", "retry_", "log_", "import_", "ensure_", "drop_", "check_", "put_", "purge_",
-         "advance_", "increment_", "touch_", "record_", "lock_", "unlock_", "ping", "add_", "reset_")  # fmt: skip
+         "advance_", "increment_", "touch_", "record_", "lock_", "unlock_", "ping", "add_", "reset_",
+         "release_", "remove_", "replace_")  # fmt: skip
 
 
 def test_every_query_is_named_documented_and_declares_parameters() -> None:
@@ -74,3 +76,18 @@ def test_none_is_only_checked_where_the_model_forbids_it() -> None:
 
     assert {n for n, f in Tweet.model_fields.items() if _admits_none(f.annotation)} == {"language", "processed_at"}
     assert _admits_none(SystemState.model_fields["value"].annotation)  # JsonValue includes null
+
+
+def test_a_placeholder_the_query_does_not_declare_is_a_clear_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiosql reads `[1:5]` as a parameter `:5`; loading says so instead of failing later with a ValueError."""
+    (tmp_path / "queries" / "demo").mkdir(parents=True)
+    (tmp_path / "queries" / "demo" / "things.sql").write_text(
+        "-- name: list_firsts(now)\n-- Up to five names.\nSELECT (array_agg(name))[1:5] FROM demo.t WHERE at < :now;\n"
+    )
+    monkeypatch.setattr(q, "queries_dir", lambda: tmp_path / "queries")
+    with pytest.raises(
+        TypeError, match=r"demo.list_firsts \(queries/demo/things.sql:1\) uses :5 but declares only \['now'\]"
+    ):
+        q.load.__wrapped__()

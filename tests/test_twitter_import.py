@@ -134,6 +134,16 @@ async def test_last_tweet_id_from_file_does_not_move_backwards(db: Database, tmp
         ("drafts/bad.json", '{"tweet_id": 1,\n "original_text": "x",\n', "drafts/bad.json line 3"),
         ("drafts/bad.json", json.dumps({**DRAFT, "confidence": 3}), "drafts/bad.json line 1: field 'confidence'"),
         ("drafts/bad.json", json.dumps({**DRAFT, "target_language": "Spanish"}), "field 'target_language'"),
+        # what PostgreSQL would refuse (or silently turn into -infinity) is caught here, with file and field
+        ("logs/last_tweet_id.txt", "99999999999999999999999\n", "logs/last_tweet_id.txt line 1: expected one positive tweet id"),
+        ("drafts/bad.json", json.dumps({**DRAFT, "tweet_id": 2**63}), "drafts/bad.json line 1: field 'tweet_id'"),
+        ("drafts/bad.json", json.dumps({**DRAFT, "created_at": "0001-01-01T00:00:00"}), "field 'created_at': Value error, a time between the years 1970 and 2999"),
+        ("drafts/bad.json", json.dumps({**DRAFT, "translated_text": "a\u0000b"}), "drafts/bad.json line 1: field 'translated_text': contains a NUL"),
+        ("drafts/bad.json", json.dumps([DRAFT]), "drafts/bad.json line 1: expected a JSON object (one draft), found an array"),
+        ("logs/api_usage.json", json.dumps([{**USAGE[0], "timestamp": "0001-01-01T00:00:00+05:00"}]), "(record 1): field 'timestamp'"),
+        ("logs/api_usage.json", json.dumps([{**USAGE[0], "timestamp": "9999-12-31T23:30:00-05:00"}]), "(record 1): field 'timestamp'"),
+        ("logs/api_usage.json", json.dumps([{**USAGE[0], "error_message": "\u0000"}]), "(record 1): field 'error_message': contains a NUL"),
+        ("logs/api_usage.json", json.dumps([USAGE[0], "oops"]), "(record 2): expected a JSON object (one call record), found a string"),
     ],
 )  # fmt: skip
 async def test_malformed_input_names_file_and_line_and_imports_nothing(
@@ -147,6 +157,16 @@ async def test_malformed_input_names_file_and_line_and_imports_nothing(
     assert await SystemStateRepository(db).last_tweet_id() is None
     assert await TranslationRepository(db).list_drafts(10) == []
     assert await ApiUsageRepository(db).daily(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)) == []
+
+
+async def test_every_problem_of_a_record_is_listed(db: Database, tmp_path: Path) -> None:
+    root = write_store(tmp_path / "bot")
+    bad = {**USAGE[0], "success": "yes", "response_time_ms": 5.0}  # two problems in one record
+    (root / "logs" / "api_usage.json").write_text(json.dumps([bad]))
+    with pytest.raises(ImportFailed) as info:
+        await import_directory(db, root)
+    assert "field 'success'" in str(info.value) and "not both" in str(info.value), str(info.value)
+    assert len(info.value.problems) == 2
 
 
 async def test_invalid_utf8_and_missing_directory(db: Database, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from datalayer import queries as q
 from datalayer.repository import Params, Repository, Row, params
+from datalayer.validation import Moment
 
 
 def _now() -> datetime:
@@ -41,7 +42,7 @@ class LogApiCallParams(Params):
     call_id: UUID = Field(default_factory=uuid4)
     service: str = Field(min_length=1)
     endpoint: str = Field(min_length=1)
-    called_at: datetime = Field(default_factory=_now)
+    called_at: Moment = Field(default_factory=_now)
     success: bool
     status_code: int | None = Field(default=None, ge=100, le=599)
     response_time_ms: float | None = Field(default=None, ge=0)

@@ -109,13 +109,14 @@ def drafts(app: AppContext, limit: int, as_json: bool) -> None:
     if as_json:
         emit_json([r.model_dump(mode="json") for r in rows])
         return
+    if not rows:
+        click.echo("no drafts")
+        return
     table = Table("id", "tweet", "lang", "confidence", "original", "translation")
     for r in rows:
         conf = "-" if r.confidence is None else f"{r.confidence:.2f}"
         table.add_row(str(r.id), str(r.tweet_id), r.target_language, conf, r.original_text, r.translated_text or "")
     console.print(table)
-    if not rows:
-        click.echo("no drafts")
 
 
 @group.command()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from datalayer.db import Database
 from datalayer.errors import InvalidData
@@ -28,6 +28,7 @@ from datalayer.twitter_bot.api_usage import ApiUsageRepository, LogApiCallParams
 from datalayer.twitter_bot.system_state import SystemStateRepository
 from datalayer.twitter_bot.translations import ImportDraftParams, TranslationRepository
 from datalayer.twitter_bot.tweets import LANGUAGE, USERNAME
+from datalayer.validation import INT64_MAX, Moment, nul_problems
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -57,7 +58,7 @@ class ApiUsageRecord(BaseModel):
 
     service: str = Field(min_length=1)
     endpoint: str = Field(min_length=1)
-    timestamp: datetime = Field(strict=False)  # an ISO 8601 string in JSON
+    timestamp: Moment = Field(strict=False)  # an ISO 8601 string in JSON
     success: bool
     status_code: int | None = Field(default=None, ge=100, le=599)
     response_time: float | None = Field(default=None, ge=0, description="seconds")
@@ -65,11 +66,13 @@ class ApiUsageRecord(BaseModel):
     error_type: str | None = None
     error_message: str | None = None
 
-    @model_validator(mode="after")
-    def _one_time_unit(self) -> ApiUsageRecord:
-        if self.response_time is not None and self.response_time_ms is not None:
+    @field_validator("response_time_ms")
+    @classmethod
+    def _one_time_unit(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A field validator, not a model one: it is reported together with the record's other problems.
+        if value is not None and info.data.get("response_time") is not None:
             raise ValueError("give response_time (seconds) or response_time_ms, not both")
-        return self
+        return value
 
     def to_params(self, occurrence: int) -> LogApiCallParams:
         ms = self.response_time_ms if self.response_time is None else self.response_time * 1000
@@ -92,15 +95,15 @@ class DraftFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
-    tweet_id: int = Field(gt=0)
+    tweet_id: int = Field(gt=0, le=INT64_MAX)
     original_text: str = Field(min_length=1)
     translated_text: str = Field(min_length=1)
     target_language: str = Field(pattern=LANGUAGE)
     confidence: float | None = Field(default=None, ge=0, le=1)
-    created_at: datetime | None = Field(default=None, strict=False)
+    created_at: Moment | None = Field(default=None, strict=False)
     author_username: str = Field(default="unknown", pattern=USERNAME)
-    author_id: int = Field(default=0, ge=0)
-    tweet_created_at: datetime | None = Field(default=None, strict=False)
+    author_id: int = Field(default=0, ge=0, le=INT64_MAX)
+    tweet_created_at: Moment | None = Field(default=None, strict=False)
 
 
 @dataclass
@@ -120,6 +123,11 @@ class _Parsed:
     last_tweet_id: int | None = None
     usage: list[LogApiCallParams] = field(default_factory=list)
     drafts: list[tuple[str, ImportDraftParams]] = field(default_factory=list)
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -181,7 +189,12 @@ def parse(directory: Path) -> _Parsed:
         text = _read(last, directory, problems)
         if text is not None:
             lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-            if len(lines) != 1 or not lines[0][1].isdigit() or int(lines[0][1]) <= 0:
+            if (
+                len(lines) != 1
+                or not lines[0][1].isascii()
+                or not lines[0][1].isdigit()
+                or not 0 < int(lines[0][1]) <= INT64_MAX
+            ):
                 where = f"line {lines[0][0]}" if lines else "line 1"
                 problems.append(
                     f"logs/last_tweet_id.txt {where}: expected one positive tweet id, found {text.strip()!r:.60}"
@@ -201,6 +214,13 @@ def parse(directory: Path) -> _Parsed:
             seen: Counter[tuple[str, str, datetime]] = Counter()
             for position, (line, raw) in enumerate(elements):
                 where = f"logs/api_usage.json line {line} (record {position + 1})"
+                if not isinstance(raw, dict):
+                    problems.append(f"{where}: expected a JSON object (one call record), found {_json_type(raw)}")
+                    continue
+                nul = nul_problems(raw)
+                if nul:
+                    problems.extend(f"{where}: {n}" for n in nul)
+                    continue
                 try:
                     record = ApiUsageRecord.model_validate(raw)
                 except ValidationError as exc:
@@ -221,6 +241,13 @@ def parse(directory: Path) -> _Parsed:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
                 problems.append(f"{name} line {exc.lineno} column {exc.colno}: {exc.msg}")
+                continue
+            if not isinstance(raw, dict):
+                problems.append(f"{name} line 1: expected a JSON object (one draft), found {_json_type(raw)}")
+                continue
+            nul = nul_problems(raw)
+            if nul:
+                problems.extend(f"{name} line 1: {n}" for n in nul)
                 continue
             try:
                 draft = DraftFile.model_validate(raw)
