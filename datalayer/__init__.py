@@ -12,6 +12,7 @@ from datalayer.errors import (
     Retryable,
     StateConflict,
     Unavailable,
+    UsageError,
 )
 from datalayer.queries import Params
 from datalayer.secrets import Cipher
@@ -31,4 +32,5 @@ __all__ = [
     "StateConflict",
     "Transaction",
     "Unavailable",
+    "UsageError",
 ]

@@ -33,7 +33,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop
 
 from datalayer import errors
 from datalayer.config import Settings, mask_url, url_problem
-from datalayer.errors import DRIVER_ERRORS, is_connection_lost
+from datalayer.errors import DRIVER_ERRORS, is_connection_lost, never_sent
 from datalayer.queries import BUCKETS_S, Bound, Execute, Many, One, QueryStats, Value, all_stats, percentile
 
 M = TypeVar("M", bound=BaseModel)
@@ -175,6 +175,8 @@ class Executor:
             return False  # the Database was closed: no connection will come
         if isinstance(exc, _NotSent):
             return is_connection_lost(exc.cause)
+        if never_sent(exc):
+            return True  # the statement never left this process: any binding may run on a fresh connection
         return q.retry and is_connection_lost(exc)
 
     async def _recover(self, q: Bound, method: str, args: Sequence[object], exc: BaseException, started: float) -> Any:
@@ -503,6 +505,12 @@ async def _tx(conn: Connection, isolation: Isolation | None, *, nested: bool) ->
     try:
         await tx.commit()
     except DRIVER_ERRORS as exc:
+        if not nested and never_sent(exc):
+            raise errors.Unavailable(
+                f"the connection was lost before COMMIT was sent ({exc}): the transaction was not committed",
+                connection_lost=True,
+                query="COMMIT",
+            ) from exc
         if not nested and is_connection_lost(exc):
             raise errors.Unavailable(
                 f"the connection was lost during COMMIT ({exc or type(exc).__name__}): the transaction may or "

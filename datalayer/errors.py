@@ -109,6 +109,23 @@ class MigrationError(DatalayerError):
     a process connects to is not migrated to the files it ships with."""
 
 
+class UsageError(DatalayerError):
+    """The data layer was used in a way it does not support, e.g. two statements at once on one
+    transaction's connection. A programming error: fix the calling code; running it again will not help."""
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when asyncpg refused to start the operation because the connection's protocol was not idle
+    (its server end died while a previous operation was in flight): nothing was written to the socket, so
+    the statement, or the COMMIT, never reached the server."""
+    return isinstance(exc, asyncpg.InternalClientError) and "cannot switch to state" in str(exc)
+
+
+def is_concurrent_use(exc: BaseException) -> bool:
+    """Two operations at once on one connection: a misuse, not a lost connection."""
+    return isinstance(exc, asyncpg.InterfaceError) and "another operation is in progress" in str(exc)
+
+
 def is_connection_lost(exc: BaseException) -> bool:
     """True when `exc` means the connection (not the statement) failed: a retry on a fresh connection may work.
 
@@ -117,8 +134,8 @@ def is_connection_lost(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         state = exc.sqlstate or ""
         return state.startswith("08") or state in _LOST_STATES
-    if isinstance(exc, ArgumentError | asyncpg.ClientConfigurationError | TimeoutError):
-        return False  # a bad argument or setting; or a timeout (already waited), not a lost connection
+    if isinstance(exc, ArgumentError | asyncpg.ClientConfigurationError | TimeoutError) or is_concurrent_use(exc):
+        return False  # a bad argument or setting, a timeout (already waited), a misuse: not a lost connection
     return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError | OSError)
 
 
@@ -156,6 +173,12 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
     if isinstance(exc, ArgumentError):
         # asyncpg refused an argument before sending it: a wrong Python type for the parameter.
         return InvalidData(f"invalid argument{via}: {exc}; pass the type the query declares", query=query)
+    if is_concurrent_use(exc):
+        return UsageError(
+            f"two statements at once on one connection{via}: inside a transaction, await each statement before "
+            "starting the next (no asyncio.gather over one `tx`); use the pool (`Repo(db)`) for concurrent work",
+            query=query,
+        )
     if not isinstance(exc, asyncpg.PostgresError) and is_connection_lost(exc):
         return Unavailable(
             f"lost the connection to the database{via}: {exc or type(exc).__name__}; "

@@ -245,6 +245,44 @@ async def test_idle_pooled_connections_killed_then_used(database_url: str, tweet
             await admin.close()
 
 
+async def test_concurrent_ensure_of_one_row_returns_it_to_everyone(database_url: str, tweet_id: int) -> None:
+    """ON CONFLICT DO NOTHING waits for a concurrent insert of the same key, and the statement's read-back
+    (its snapshot is older) cannot see it: without a second read, no row came back (found by a fault run)."""
+    async with Database.connect(settings(app_name(), pool_max_size=8), database_url) as db:
+        repo = TranslationRepository(db)
+        for n in range(40):
+            rows = await asyncio.gather(*(repo.ensure(tweet_id, f"pt-e{n}") for _ in range(6)))
+            assert len({r.id for r in rows}) == 1, rows
+
+
+async def test_two_statements_at_once_on_one_transaction_is_a_usage_error(database_url: str) -> None:
+    from datalayer.errors import UsageError
+
+    runs = 0
+    async with Database.connect(settings(app_name()), database_url) as db:
+
+        async def body(tx: object) -> None:
+            nonlocal runs
+            runs += 1
+            state = SystemStateRepository(tx)  # type: ignore[arg-type]
+            await asyncio.gather(state.get("a"), state.get("b"))
+
+        with pytest.raises(UsageError, match="await each statement before starting the next"):
+            await db.run_in_transaction(body)
+        assert runs == 1  # a programming error is not retried
+        assert await SystemStateRepository(db).get("a") is None  # the pool is fine
+
+
+def test_a_statement_refused_before_sending_is_known_not_sent() -> None:
+    from datalayer.errors import is_connection_lost, never_sent
+
+    refused = asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+    assert never_sent(refused) and is_connection_lost(refused)
+    assert not never_sent(asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"))
+    busy = asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+    assert not is_connection_lost(busy)
+
+
 async def test_transaction_keeps_the_original_error_when_rollback_fails(database_url: str) -> None:
     app = app_name()
     async with Database.connect(settings(app), database_url) as db:

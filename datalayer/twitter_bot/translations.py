@@ -157,9 +157,7 @@ class TranslationRepository(Repository):
 
     async def ensure(self, tweet_id: int, target_language: str) -> Translation:
         """The translation of a tweet into a language, created pending when missing. Retry-safe."""
-        row = await self._x.one(_ENSURE_TRANSLATION, tweet_id, target_language)
-        assert row is not None
-        return row
+        return await self._settled(_ENSURE_TRANSLATION, tweet_id, target_language)
 
     async def get(self, translation_id: int) -> Translation | None:
         return await self._x.one(_GET_TRANSLATION, translation_id)
