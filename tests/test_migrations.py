@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from datalayer import Database
 from datalayer.embedded import bin_dir
 from datalayer.errors import MigrationError
 from datalayer.migrate import Migrator, migrations_dir, pending_and_drift
@@ -156,3 +157,48 @@ async def test_applied_migration_whose_file_is_gone_is_drift(fresh_url: str, tmp
     pending, drift = await pending_and_drift(fresh_url, directory)
     assert pending == []
     assert [(d.id, d.applied, d.drift) for d in drift] == [("0999.later", True, "applied, but its file is gone")]
+
+
+async def test_every_object_of_every_bot_schema_has_a_comment(db: Database) -> None:
+    """`\\d+` in psql explains the schema: every schema, table, column, constraint, index, function and
+    trigger the migrations create carries a COMMENT (what the rule or object is for)."""
+    conn = db.executor.connection
+    assert conn is not None
+    missing = await conn.fetch(
+        """
+        WITH ours AS (
+            SELECT oid, nspname FROM pg_namespace
+             WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+        )
+        SELECT 'schema ' || nspname AS what FROM ours WHERE obj_description(oid, 'pg_namespace') IS NULL
+        UNION ALL
+        SELECT 'table ' || c.oid::regclass FROM pg_class c JOIN ours n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND obj_description(c.oid, 'pg_class') IS NULL
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+        UNION ALL
+        SELECT 'column ' || c.oid::regclass || '.' || a.attname FROM pg_class c JOIN ours n ON n.oid = c.relnamespace
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND col_description(c.oid, a.attnum) IS NULL
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+        UNION ALL
+        SELECT 'constraint ' || con.conname || ' on ' || con.conrelid::regclass FROM pg_constraint con
+          JOIN ours n ON n.oid = con.connamespace JOIN pg_class c ON c.oid = con.conrelid
+         WHERE NOT c.relispartition AND obj_description(con.oid, 'pg_constraint') IS NULL
+           AND con.conparentid = 0 AND con.contype <> 'n'
+        UNION ALL
+        SELECT 'index ' || c.oid::regclass FROM pg_class c JOIN ours n ON n.oid = c.relnamespace
+          JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid
+         WHERE c.relkind IN ('i', 'I') AND NOT t.relispartition AND obj_description(c.oid, 'pg_class') IS NULL
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)
+        UNION ALL
+        SELECT 'function ' || p.oid::regprocedure FROM pg_proc p JOIN ours n ON n.oid = p.pronamespace
+         WHERE obj_description(p.oid, 'pg_proc') IS NULL
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+        UNION ALL
+        SELECT 'trigger ' || tg.tgname || ' on ' || tg.tgrelid::regclass FROM pg_trigger tg
+          JOIN pg_class c ON c.oid = tg.tgrelid JOIN ours n ON n.oid = c.relnamespace
+         WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND obj_description(tg.oid, 'pg_trigger') IS NULL
+         ORDER BY 1
+        """
+    )
+    assert [r["what"] for r in missing] == [], "\n".join(r["what"] for r in missing)

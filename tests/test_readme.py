@@ -30,13 +30,12 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
-async def test_readme_example_runs_twice(fresh_url: str, tmp_path: Path) -> None:
+async def run_twice(block: str, url: str, tmp_path: Path) -> list[str]:
     import asyncio
 
-    (example,) = [b for b in python_blocks() if "asyncio.run(main())" in b]
     script = tmp_path / "example.py"
-    script.write_text(example)
-    env = {**os.environ, "DATABASE_URL": fresh_url}
+    script.write_text(block)
+    env = {**os.environ, "DATABASE_URL": url}
     outputs = []
     for _ in range(2):
         done = await asyncio.to_thread(
@@ -44,6 +43,24 @@ async def test_readme_example_runs_twice(fresh_url: str, tmp_path: Path) -> None
         )
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
-    for out in outputs:
-        assert "<<translators>>" in out and "\nposted\n" in out and "1850000000000000042" in out
+    return outputs
+
+
+def example(marker: str) -> str:
+    (block,) = [b for b in python_blocks() if "asyncio.run(main())" in b and marker in b]
+    return block
+
+
+async def test_readme_example_runs_twice(fresh_url: str, tmp_path: Path) -> None:
+    for out in await run_twice(example("datalayer.twitter_bot"), fresh_url, tmp_path):
+        assert "0.1 Good morning, <<translators>>" in out and "\nposted\n" in out and "1850000000000000042" in out
         assert "already posted (last claimed by worker-1); nothing was changed" in out
+
+
+async def test_readme_discord_worker_runs_twice(fresh_url: str, tmp_path: Path) -> None:
+    for out in await run_twice(example("datalayer.discord_bot"), fresh_url, tmp_path):
+        assert out.splitlines() == ["#1175000000000000001 Weekly meeting: <@12>", "1 sent", "0 sent"], out
+
+
+def test_every_python_block_is_run() -> None:
+    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 2
