@@ -94,8 +94,20 @@ def _split_optional(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _plain(annotation: Any) -> Any:
+    """The type a value of `annotation` has: `Annotated[datetime, …]` is a datetime, `Literal["a", "b"]` a str."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _plain(get_args(annotation)[0])
+    if origin is typing.Literal:
+        kinds = {type(v) for v in get_args(annotation)}
+        return kinds.pop() if len(kinds) == 1 else annotation
+    return annotation
+
+
 def _type_ok(pg_type: str, annotation: Any) -> bool:
-    base, _ = _split_optional(annotation)
+    base, _ = _split_optional(_plain(annotation))
+    base = _plain(base)
     if pg_type.endswith("[]"):
         if get_origin(base) is not list:
             return False

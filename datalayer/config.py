@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     statement_cache_size: int = Field(default=100, ge=0, description="0 for PgBouncer transaction mode")
     slow_query_ms: float = Field(default=500.0, ge=0, description="log named queries slower than this; 0 = off")
     secret_key: SecretStr | None = Field(default=None, description="key that encrypts stored API credentials")
+    api_key_secret: SecretStr | None = Field(
+        default=None, min_length=32, description="server secret of the error API's key digests (HMAC-SHA256)"
+    )
     application_name: str = Field(default="datalayer", min_length=1, max_length=63)
     retry_attempts: int = Field(default=5, ge=1, le=100, description="tries of a retry-safe call, the first included")
     retry_backoff: float = Field(default=0.05, gt=0, description="first backoff in seconds; doubles, with jitter")

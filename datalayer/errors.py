@@ -219,6 +219,12 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
         )
     if state == "23502":
         return InvalidData(f"column {column}{where} must not be null; give it a value", **fields)
+    if state == "23514" and constraint is None and (detail or "").startswith("Partition key of the failing row"):
+        return InvalidData(
+            f"no partition of {schema}.{table} holds this row{via}: {detail} Create that partition first "
+            "(the bot's maintain command makes them ahead of time)",
+            **fields,
+        )
     if state == "23514":
         return InvalidData(
             f"the value breaks check constraint {constraint}{where}{tail}; correct the value to satisfy it",
@@ -226,6 +232,10 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
         )
     if state.startswith("22"):
         return InvalidData(f"invalid value{via}: {exc}; correct the input", **fields)
+    if state == "55P03":
+        return Retryable(
+            f"a lock was not granted in time{via} ({exc}); nothing was changed, run it again later", **fields
+        )
     if state in ("40001", "40P01"):
         return Retryable(f"the transaction conflicted with another one ({exc}); run it again", **fields)
     if state.startswith("08") or state in _LOST_STATES:

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, Self, TypeVar, Union, get_args, get_origin
 
 import aiosql
 from aiosql.types import SQLOperationType
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from datalayer.errors import InvalidData
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -36,11 +38,34 @@ T = TypeVar("T")
 MAX_SCALAR_PARAMS = 2
 
 
+def invalid_input(model: type[BaseModel], exc: ValidationError) -> InvalidData:
+    """One InvalidData naming every bad field, never echoing a value (it may be a secret)."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    )
+    return InvalidData(f"invalid input for {model.__name__}: {problems}")
+
+
 class Params(BaseModel):
     """Base of input models: field names are the query's declared parameter names; validated strictly
-    (a string where a number or boolean belongs is an error, not a coercion) before anything is sent."""
+    (a string where a number or boolean belongs is an error, not a coercion) before anything is sent.
+    Bad input raises `InvalidData` naming each field, like every other error of the data layer."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid_input(type(self), exc) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise invalid_input(cls, exc) from None
 
 
 def queries_dir() -> Path:

@@ -67,16 +67,5 @@ _P = TypeVar("_P", bound=Params)
 
 
 def params(model: type[_P], **values: object) -> _P:
-    """Build a Params model inside a repository method; bad input becomes InvalidData naming each field."""
-    from pydantic import ValidationError
-
-    from datalayer.errors import InvalidData
-
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
-        raise InvalidData(f"invalid input for {model.__name__}: {problems}") from None
+    """Build a Params model inside a repository method; bad input is InvalidData naming each field."""
+    return model(**values)

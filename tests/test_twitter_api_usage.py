@@ -57,10 +57,10 @@ async def test_concurrent_ensure_of_one_partition_never_fails(pool: asyncpg.Pool
 
 
 def test_strict_params_never_coerce() -> None:
-    from pydantic import ValidationError
+    from datalayer import InvalidData
 
     for bad in ({"success": "yes"}, {"status_code": "200"}, {"response_time_ms": "5"}):
-        with pytest.raises(ValidationError):
+        with pytest.raises(InvalidData, match=f"invalid input for LogApiCallParams: {next(iter(bad))}"):
             LogApiCallParams.model_validate({"service": "s", "endpoint": "e", "success": True, **bad})
 
 

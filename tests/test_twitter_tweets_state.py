@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import ValidationError
 
 from datalayer import Database, InvalidData, NotFound
 from datalayer.twitter_bot import SystemStateRepository, TweetRepository, UpsertTweetParams
@@ -54,7 +53,7 @@ async def test_full_text_search_ranks_and_highlights(db: Database) -> None:
 
 
 async def test_invalid_tweet_is_rejected_by_params_and_by_database(db: Database) -> None:
-    with pytest.raises(ValidationError, match="author_username"):
+    with pytest.raises(InvalidData, match="invalid input for UpsertTweetParams: author_username"):
         UpsertTweetParams(id=1, author_id=1, author_username="has space", text="x", created_at="2026-01-01T00:00:00Z")  # type: ignore[arg-type]
     # Bypass the model's own validation to prove the database enforces the rule as well.
     bad = UpsertTweetParams.model_construct(

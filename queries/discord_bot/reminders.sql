@@ -133,16 +133,25 @@ SELECT l.id, l.event_id, e.message_id, e.guild_id, e.title, l.sent_at, l.error_m
  LIMIT :limit;
 
 -- name: reminder_stats(since)
--- Per guild since a time: reminders sent and failed, members notified, failure rate, and the latest error.
-SELECT e.guild_id,
-       count(*) FILTER (WHERE l.status = 'sent')::bigint AS sent,
-       count(*) FILTER (WHERE l.status = 'failed')::bigint AS failed,
-       coalesce(sum(l.users_notified) FILTER (WHERE l.status = 'sent'), 0)::bigint AS users_notified,
-       (count(*) FILTER (WHERE l.status = 'failed'))::double precision / count(*) AS failure_rate,
-       max(l.sent_at) FILTER (WHERE l.status = 'failed') AS last_failure_at,
-       (array_agg(l.error_message ORDER BY l.sent_at DESC) FILTER (WHERE l.status = 'failed'))[1] AS last_error
-  FROM discord_bot.reminder_logs AS l
-  JOIN discord_bot.events AS e ON e.id = l.event_id
- WHERE l.sent_at >= :since
- GROUP BY e.guild_id
- ORDER BY e.guild_id;
+-- Per guild since a time: reminders sent and failed, members notified, failure rate, and the latest error (looked up once per guild through the failed-reminders index rather than carried through an ordered aggregate, which forced a sort of every row).
+WITH per_guild AS (
+    SELECT e.guild_id,
+           count(*) FILTER (WHERE l.status = 'sent')::bigint AS sent,
+           count(*) FILTER (WHERE l.status = 'failed')::bigint AS failed,
+           coalesce(sum(l.users_notified) FILTER (WHERE l.status = 'sent'), 0)::bigint AS users_notified,
+           (count(*) FILTER (WHERE l.status = 'failed'))::double precision / count(*) AS failure_rate,
+           max(l.sent_at) FILTER (WHERE l.status = 'failed') AS last_failure_at
+      FROM discord_bot.reminder_logs AS l
+      JOIN discord_bot.events AS e ON e.id = l.event_id
+     WHERE l.sent_at >= :since
+     GROUP BY e.guild_id
+)
+SELECT p.guild_id, p.sent, p.failed, p.users_notified, p.failure_rate, p.last_failure_at,
+       (SELECT f.error_message
+          FROM discord_bot.reminder_logs AS f
+          JOIN discord_bot.events AS fe ON fe.id = f.event_id
+         WHERE f.status = 'failed' AND f.sent_at = p.last_failure_at AND fe.guild_id = p.guild_id
+         ORDER BY f.id DESC
+         LIMIT 1) AS last_error
+  FROM per_guild AS p
+ ORDER BY p.guild_id;
