@@ -62,5 +62,13 @@ async def test_readme_discord_worker_runs_twice(fresh_url: str, tmp_path: Path) 
         assert out.splitlines() == ["#1175000000000000001 Weekly meeting: <@12>", "1 sent", "0 sent"], out
 
 
+async def test_readme_error_api_example_runs_twice(
+    fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATALAYER_API_KEY_SECRET", "readme-secret-" + "r" * 32)
+    for out in await run_twice(example("datalayer.error_api"), fresh_url, tmp_path):
+        assert out.splitlines() == ["free True", "True", "None"], out
+
+
 def test_every_python_block_is_run() -> None:
-    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 2
+    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 3
