@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import socket
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +31,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.orm import ApiUsageORM, TweetORM
 from datalayer import queries as q
+from datalayer.cache import Cached
 from datalayer.config import Settings
 from datalayer.db import Database, init_connection, resolve_url
 from datalayer.migrate import Migrator
@@ -79,6 +83,19 @@ async def timed_concurrent(fn: Callable[[int], Awaitable[Any]], ops: int, tasks:
     return ops / (time.perf_counter() - start), lat
 
 
+_GET_TWEET_CACHED = q.one("twitter_bot.get_tweet", Tweet, (int,), cache=Cached(ttl=3600))
+_GET_TWEET_UNCACHED = q.one("twitter_bot.get_tweet", Tweet, (int,))
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(8).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def query_load_ms() -> tuple[int, float]:
     """Time to load and parse every queries/**/*.sql (what the first import of a repository pays)."""
     q.load.cache_clear()
@@ -87,7 +104,7 @@ def query_load_ms() -> tuple[int, float]:
     return count, (time.perf_counter() - started) * 1000
 
 
-async def _positive(text: str) -> int:
+def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -97,7 +114,7 @@ async def _positive(text: str) -> int:
     return value
 
 
-def main(rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
+async def main(rounds: int, ops: int, bulk_rows: int, out: Path) -> list[Result]:
     count, load_ms = query_load_ms()
     console.print(f"loading all {count} named queries: {load_ms:.1f} ms (target: well under 1 s)")
     settings = Settings()
@@ -122,7 +139,8 @@ async def run_all(url: str, rounds: int, ops: int, bulk_rows: int, out: Path) ->
     )  # fmt: skip
     assert pool is not None
     on_conn = Database.on_connection(conn, settings)
-    async with Database.connect(settings, url) as on_pool:
+    redis_url = os.environ.get("REDIS_URL") or ("redis://127.0.0.1:6379/0" if _answers(6379) else "")
+    async with Database.connect(settings, url) as on_pool, contextlib.AsyncExitStack() as stack:
         seed = [
             (i, 1, "watched", f"tweet number {i} about translation", datetime.now(UTC), "en")
             for i in range(1, TWEETS + 1)
@@ -177,7 +195,27 @@ async def run_all(url: str, rounds: int, ops: int, bulk_rows: int, out: Path) ->
             return await conn.fetchrow(log_sql, p.call_id, p.service, p.endpoint, p.called_at, p.success,
                                        p.status_code, p.response_time_ms, p.error_type, p.error_message)  # fmt: skip
 
+        # The read cache: the same primary-key read on the pool, uncached and cached (in-process; and the Redis
+        # tier alone, with an in-process tier of one entry), over 100 hot keys.
+        def hot(i: int) -> int:
+            return i % 100 + 1
+
+        cached_methods: dict[str, Callable[[int], Awaitable[Any]]] = {
+            "raw asyncpg": lambda i: pool.fetchrow(get_sql, hot(i)),
+            "repository, uncached": lambda i: on_pool.executor.one(_GET_TWEET_UNCACHED, hot(i)),
+            "repository, cached in-process": lambda i: on_pool.executor.one(_GET_TWEET_CACHED, hot(i)),
+        }
+        redis_db = None
+        if redis_url:
+            redis_db = await stack.enter_async_context(
+                Database.connect(settings.with_overrides(redis_url=redis_url, cache_size=1), url)
+            )
+            cached_methods["repository, cached in Redis"] = lambda i: redis_db.executor.one(_GET_TWEET_CACHED, hot(i))
+        else:
+            console.print("no Redis answered (REDIS_URL or 127.0.0.1:6379): the Redis tier is not measured")
+
         workloads: dict[str, tuple[Callable[..., Any], dict[str, Callable[[int], Awaitable[Any]]]]] = {
+            "pk read, read cache (pool, serial)": (timed_serial, cached_methods),
             "pk read (1 connection)": (timed_serial, {
                 "repository": lambda i: tweets_conn.get(key(i)),
                 "repository, statistics off": lambda i: tweets_conn_nostats.get(key(i)),
@@ -285,6 +323,13 @@ def report(results: list[Result], out: Path, rounds: int, ops: int, bulk_rows: i
     bw = f"bulk insert {bulk_rows} rows"
     repo_bulk = ratio(bw, "repository (unnest, idempotent)")
     targets.append((f"{bw}: repository ≥ 0.40 × raw COPY (retry-safe, COPY is not)", repo_bulk, 0.40))
+    cw = "pk read, read cache (pool, serial)"
+    hit = ratio(cw, "repository, cached in-process") / ratio(cw, "repository, uncached")
+    targets.append((f"{cw}: in-process hit ≥ 5 × the uncached read", hit, 5.0))
+    if any(r.method == "repository, cached in Redis" for r in results):
+        console.print(
+            f"Redis tier hit / uncached read: {ratio(cw, 'repository, cached in Redis') / ratio(cw, 'repository, uncached'):.2f}"
+        )
     on, off = (
         ratio("pk read (1 connection)", "repository"),
         ratio("pk read (1 connection)", "repository, statistics off"),

@@ -368,6 +368,11 @@ def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
                     "mean_ms": round(o.total_ms / o.calls, 3) if o and o.calls else None,
                     "p95_ms": round(percentile(o.buckets, 0.95, o.max_ms / 1000) * 1000, 3) if o else None,
                     "max_ms": round(o.max_ms, 3) if o else None,
+                    "cache_hits": o.cache_hits if o else None,
+                    "cache_misses": o.cache_misses if o else None,
+                    "cache_evictions": o.cache_evictions if o else None,
+                    "cache_invalidations": o.cache_invalidations if o else None,
+                    "cache_redis_errors": o.cache_redis_errors if o else None,
                     "server_calls": s.calls if s else None,
                     "server_rows": s.rows if s else None,
                     "server_mean_ms": round(s.mean_ms, 3) if s and s.mean_ms is not None else None,
@@ -381,14 +386,19 @@ def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
         emit_json(report)
         return
     table = Table(
-        "query", "calls", "errors", "retries", "mean ms", "p95 ms", "max ms", "server calls", "server mean ms"
-    )
+        "query", "calls", "errors", "retries", "mean ms", "p95 ms", "max ms", "cache hit/miss", "invalidated",
+        "server calls", "server mean ms",
+    )  # fmt: skip
     for r in report["queries"]:
+        cached = "-" if not (r["cache_hits"] or r["cache_misses"]) else f"{r['cache_hits']}/{r['cache_misses']}"
+        if r["cache_redis_errors"]:
+            cached += f" ({r['cache_redis_errors']} Redis errors)"
         table.add_row(
-            r["name"], *("-" if r[k] is None else str(r[k]) for k in (
-                "calls", "errors", "retries", "mean_ms", "p95_ms", "max_ms", "server_calls", "server_mean_ms"))
+            r["name"], *("-" if r[k] is None else str(r[k]) for k in ("calls", "errors", "retries", "mean_ms", "p95_ms", "max_ms")),
+            cached, "-" if not r["cache_invalidations"] else str(r["cache_invalidations"]),
+            *("-" if r[k] is None else str(r[k]) for k in ("server_calls", "server_mean_ms")),
         )  # fmt: skip
-    Console(width=max(console.width, 150)).print(table)  # query names are long: never cut them
+    Console(width=max(console.width, 170)).print(table)  # query names are long: never cut them
     if report["pg_stat_statements"] != "available":
         click.echo(report["pg_stat_statements"])
 

@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     transaction_attempts: int = Field(default=5, ge=1, le=100, description="runs of run_in_transaction's function")
     query_stats: bool = Field(default=True, description="per-query statistics in db.query_stats()")
     check_schema: bool = Field(default=True, description="refuse to connect to an unmigrated or drifted database")
+    # The repository read cache (datalayer.cache). REDIS_URL is the conventional name, so it takes no prefix.
+    redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
+    cache: bool = Field(default=True, description="the repository read cache (reads bound with cache=)")
+    cache_size: int = Field(default=10_000, ge=1, le=10_000_000, description="entries of the in-process tier")
+    cache_local_ttl: float = Field(
+        default=2.0, gt=0, le=3600, description="with Redis: longest in-process life of an entry (staleness bound)"
+    )
+    cache_redis_timeout: float = Field(default=0.2, gt=0, le=30, description="seconds a Redis call may take")
+    cache_redis_retry: float = Field(
+        default=2.0, gt=0, le=3600, description="seconds Redis is left alone after a failure"
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -110,6 +121,25 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(f"DATABASE_URL {mask_url(value.strip())} is not usable: {problem}")
         return value.strip()
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _valid_redis_url(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # REDIS_URL= (empty) means unset
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"REDIS_URL {mask_url(value)} is not usable: {exc}") from None
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"REDIS_URL {mask_url(value)} is not usable: scheme {parts.scheme!r} is not redis://")
+        return value
 
     @field_validator("home")
     @classmethod
@@ -136,6 +166,7 @@ class Settings(BaseSettings):
         if data.get("database_url") is not None:
             data["database_url"] = self.database_url.get_secret_value() if self.database_url else None
         data["DATABASE_URL"] = data.pop("database_url")
+        data["REDIS_URL"] = data.pop("redis_url")  # validation aliases: fields are given by their variable name
         if "database_url" in given:
             data["DATABASE_URL"] = given.pop("database_url")
         return self.model_validate({**data, **given})

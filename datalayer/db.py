@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from datalayer import errors
+from datalayer.cache import CacheStore, tags_of
 from datalayer.config import Settings, mask_url, url_problem
 from datalayer.errors import DRIVER_ERRORS, is_connection_lost, never_sent
 from datalayer.queries import BUCKETS_S, Bound, Execute, Many, One, QueryStats, Value, all_stats, percentile
@@ -85,10 +86,11 @@ class ExecConfig:
     retry: RetryPolicy = RetryPolicy()
     stats: bool = True
     trust: bool = True  # False: every row is fully validated (schema not checked at connect)
+    cache: CacheStore | None = None  # the repository read cache (reads bound with cache=, writes with invalidates=)
 
     @classmethod
-    def from_settings(cls, s: Settings, *, trust: bool = True) -> ExecConfig:
-        return cls(s.acquire_timeout, s.slow_query_ms, RetryPolicy.from_settings(s), s.query_stats, trust)
+    def from_settings(cls, s: Settings, *, trust: bool = True, cache: CacheStore | None = None) -> ExecConfig:
+        return cls(s.acquire_timeout, s.slow_query_ms, RetryPolicy.from_settings(s), s.query_stats, trust, cache)
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -109,20 +111,25 @@ async def _release_quietly(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> Non
 class Executor:
     """Runs bound queries on a pool (one pooled connection per call) or on a single connection."""
 
-    __slots__ = ("_cfg", "_conn", "_pool", "_slow_s", "_stats", "_trust")
+    __slots__ = ("_cache", "_cfg", "_conn", "_pending", "_pool", "_slow_s", "_stats", "_trust")
 
     def __init__(self, target: asyncpg.Pool | Connection, config: ExecConfig | None = None) -> None:
         self._pool: asyncpg.Pool | None = None
         self._conn: Connection | None = None
+        # Invalidations of writes run on one connection (a transaction) wait for its COMMIT.
+        self._pending: list[tuple[tuple[str, ...], QueryStats]] | None = None
         if isinstance(target, asyncpg.Pool):
             self._pool = target
         else:
             self._conn = target
+            self._pending = []
         cfg = config or ExecConfig()
         self._cfg = cfg
         self._slow_s = cfg.slow_query_ms / 1000.0
         self._stats = cfg.stats
         self._trust = cfg.trust
+        # Reads inside a transaction never use the cache: they must see the transaction's own writes.
+        self._cache = cfg.cache if self._pool is not None else None
 
     @property
     def executor(self) -> Executor:
@@ -131,6 +138,11 @@ class Executor:
     @property
     def connection(self) -> Connection | None:
         return self._conn
+
+    @property
+    def cache(self) -> CacheStore | None:
+        """The read cache this executor's Database uses (None when off)."""
+        return self._cfg.cache
 
     @property
     def config(self) -> ExecConfig:
@@ -179,7 +191,10 @@ class Executor:
             return True  # the statement never left this process: any binding may run on a fresh connection
         return q.retry and is_connection_lost(exc)
 
-    async def _recover(self, q: Bound, method: str, args: Sequence[object], exc: BaseException, started: float) -> Any:
+    async def _recover(
+        self, q: Bound, method: str, args: Sequence[object], exc: BaseException, started: float,
+        original: tuple[object, ...] = (),
+    ) -> Any:  # fmt: skip
         """The slow path after a failed first try: retry on a fresh connection when allowed, else raise ours."""
         if self._may_retry(q, exc):
             policy = self._cfg.retry
@@ -207,6 +222,8 @@ class Executor:
         self._finished(q, started, 0)
         q.stats.errors += 1
         cause = _unwrap(exc)
+        if q.invalidates is not None and not isinstance(exc, _NotSent) and is_connection_lost(cause):
+            await self._invalidate(q, original)  # the write may have run: invalidating too much is only a miss
         if self._pool is not None and self._pool.is_closing():
             raise errors.Unavailable(
                 f"query {q.name} ran after its Database was closed; use it inside `async with Database.connect()`",
@@ -216,7 +233,10 @@ class Executor:
 
     # The four methods below are the hot path: each is one await on the driver plus the row conversion.
     # They repeat their shape on purpose: a shared helper would add a coroutine frame to every query.
-    async def one(self, q: One[M], *args: object) -> M | None:
+    async def one(self, q: One[M], *args: object, nocache: bool = False) -> M | None:
+        if q.cache is not None and self._cache is not None and not nocache:
+            cached: M | None = await self._cache.get_or_load(q, args, lambda: self.one(q, *args, nocache=True))
+            return cached
         values = q.args(args)
         started = perf_counter()
         try:
@@ -225,9 +245,11 @@ class Executor:
             else:
                 row = await self._pooled("fetchrow", q.sql, values)
         except _CAUGHT as exc:
-            row = await self._recover(q, "fetchrow", values, exc, started)
+            row = await self._recover(q, "fetchrow", values, exc, started, args)
         if self._stats or self._slow_s or observers:
             self._finished(q, started, row is not None)
+        if q.invalidates is not None:
+            await self._invalidate(q, args)
         if row is None:
             return None
         build = q.build if self._trust else q.validate
@@ -235,7 +257,10 @@ class Executor:
         result: M = build(row)
         return result
 
-    async def many(self, q: Many[M], *args: object) -> list[M]:
+    async def many(self, q: Many[M], *args: object, nocache: bool = False) -> list[M]:
+        if q.cache is not None and self._cache is not None and not nocache:
+            cached: list[M] = await self._cache.get_or_load(q, args, lambda: self.many(q, *args, nocache=True))
+            return cached
         values = q.args(args)
         started = perf_counter()
         try:
@@ -244,14 +269,19 @@ class Executor:
             else:
                 rows = await self._pooled("fetch", q.sql, values)
         except _CAUGHT as exc:
-            rows = await self._recover(q, "fetch", values, exc, started)
+            rows = await self._recover(q, "fetch", values, exc, started, args)
         if self._stats or self._slow_s or observers:
             self._finished(q, started, len(rows))
+        if q.invalidates is not None:
+            await self._invalidate(q, args)
         build = q.build if self._trust else q.validate
         assert build is not None
         return [build(row) for row in rows]
 
-    async def value(self, q: Value[T], *args: object) -> T:
+    async def value(self, q: Value[T], *args: object, nocache: bool = False) -> T:
+        if q.cache is not None and self._cache is not None and not nocache:
+            cached: T = await self._cache.get_or_load(q, args, lambda: self.value(q, *args, nocache=True))
+            return cached
         values = q.args(args)
         started = perf_counter()
         try:
@@ -260,9 +290,11 @@ class Executor:
             else:
                 result = await self._pooled("fetchval", q.sql, values)
         except _CAUGHT as exc:
-            result = await self._recover(q, "fetchval", values, exc, started)
+            result = await self._recover(q, "fetchval", values, exc, started, args)
         if self._stats or self._slow_s or observers:
             self._finished(q, started, 1)
+        if q.invalidates is not None:
+            await self._invalidate(q, args)
         return result
 
     async def execute(self, q: Execute, *args: object) -> str:
@@ -274,11 +306,29 @@ class Executor:
             else:
                 status = await self._pooled("execute", q.sql, values)
         except _CAUGHT as exc:
-            status = await self._recover(q, "execute", values, exc, started)
+            status = await self._recover(q, "execute", values, exc, started, args)
         if self._stats or self._slow_s or observers:
             tail = status.rsplit(" ", 1)[-1]
             self._finished(q, started, int(tail) if tail.isdigit() else 0)
+        if q.invalidates is not None:
+            await self._invalidate(q, args)
         return status
+
+    async def _invalidate(self, q: Bound, args: tuple[object, ...]) -> None:
+        """After a write returned: invalidate its tags now (on the pool the statement has committed), or at
+        COMMIT (on a transaction's connection; never if it rolls back)."""
+        tags = tags_of(q.invalidates, args)
+        if self._pending is not None:
+            self._pending.append((tags, q.stats))
+        elif self._cfg.cache is not None:
+            await self._cfg.cache.invalidate(tags, q.stats)
+
+    async def committed(self) -> None:
+        """The transaction this executor ran committed (or may have): run the invalidations its writes declared."""
+        pending, self._pending = self._pending or [], []
+        if self._cfg.cache is not None:
+            for tags, stats in pending:
+                await self._cfg.cache.invalidate(tags, stats)
 
 
 class Transaction:
@@ -314,6 +364,11 @@ class QueryStatsRow:
     max_ms: float
     p95_ms: float
     buckets: tuple[int, ...]
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_evictions: int = 0
+    cache_invalidations: int = 0
+    cache_redis_errors: int = 0
 
 
 def stats_row(name: str, st: QueryStats) -> QueryStatsRow:
@@ -328,6 +383,11 @@ def stats_row(name: str, st: QueryStats) -> QueryStatsRow:
         max_ms=st.max_s * 1000,
         p95_ms=percentile(st.buckets, 0.95, st.max_s) * 1000,
         buckets=tuple(st.buckets),
+        cache_hits=st.cache_hits,
+        cache_misses=st.cache_misses,
+        cache_evictions=st.cache_evictions,
+        cache_invalidations=st.cache_invalidations,
+        cache_redis_errors=st.cache_redis_errors,
     )
 
 
@@ -374,12 +434,17 @@ class Database:
         except DRIVER_ERRORS as exc:
             raise errors.connect_failed(url, exc) from exc
         assert pool is not None
-        db = cls(Executor(pool, ExecConfig.from_settings(settings, trust=check)), settings, url, pool)
+        cache = CacheStore.from_settings(settings, url)
+        db = cls(Executor(pool, ExecConfig.from_settings(settings, trust=check, cache=cache)), settings, url, pool)
         try:
             if check:
                 await db.require_migrated()
+            if cache is not None:
+                cache.start()
             yield db
         finally:
+            if cache is not None:
+                await cache.close()
             if settings.query_stats:
                 await db.flush_query_stats()
             try:
@@ -429,9 +494,15 @@ class Database:
             pooled: PoolConnectionProxy = await self.pool.acquire(timeout=self.settings.acquire_timeout)
         except DRIVER_ERRORS as exc:
             raise errors.from_postgres(exc, "transaction") from exc
+        tx_ex = Executor(pooled, ex.config)
         try:
             async with _tx(pooled, isolation, nested=False):
-                yield Transaction(Executor(pooled, ex.config))
+                yield Transaction(tx_ex)
+            await tx_ex.committed()
+        except errors.Unavailable as exc:
+            if exc.commit_unknown:
+                await tx_ex.committed()  # it may have committed: invalidating too much is only a miss
+            raise
         finally:
             await _release_quietly(self.pool, pooled)
 
@@ -472,7 +543,11 @@ class Database:
     # -- statistics --------------------------------------------------------------------------------------------
     def query_stats(self) -> list[QueryStatsRow]:
         """Per named query in this process: calls, errors, retries, rows, total / mean / max / p95 latency."""
-        return [stats_row(name, st) for name, st in sorted(all_stats().items()) if st.calls or st.errors]
+        return [
+            stats_row(name, st)
+            for name, st in sorted(all_stats().items())
+            if st.calls or st.errors or st.cache_hits or st.cache_invalidations or st.cache_redis_errors
+        ]
 
     async def flush_query_stats(self) -> int:
         """Add this process's statistics since the last flush to `ops.query_stats` (for `datalayer stats

@@ -16,6 +16,8 @@ the row builder — so a call only runs the statement and builds the model. The 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -27,8 +29,9 @@ from typing import Annotated, Any, Generic, Self, TypeVar, Union, get_args, get_
 
 import aiosql
 from aiosql.types import SQLOperationType
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from datalayer.cache import Cached, TagSpec
 from datalayer.errors import InvalidData
 
 M = TypeVar("M", bound=BaseModel)
@@ -244,7 +247,10 @@ class QueryStats:
     """Counters of one binding since the process started (or the last reset). Updated in place: no allocation
     per call. Latency percentiles come from a fixed-bucket histogram, interpolated within the bucket."""
 
-    __slots__ = ("buckets", "calls", "errors", "max_s", "retries", "rows", "total_s")
+    __slots__ = (
+        "buckets", "cache_evictions", "cache_hits", "cache_invalidations", "cache_misses", "cache_redis_errors",
+        "calls", "errors", "max_s", "retries", "rows", "total_s",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.reset()
@@ -257,6 +263,11 @@ class QueryStats:
         self.total_s = 0.0
         self.max_s = 0.0
         self.buckets = [0] * (len(BUCKETS_S) + 1)
+        self.cache_hits = 0  # served from the cache: no statement ran
+        self.cache_misses = 0  # looked up, not there (or stale): the statement ran
+        self.cache_evictions = 0  # entries of this read pushed out of the in-process LRU
+        self.cache_invalidations = 0  # tags this write invalidated
+        self.cache_redis_errors = 0  # Redis calls of this binding that failed or timed out
 
     def add(self, other: QueryStats) -> None:
         self.calls += other.calls
@@ -266,6 +277,11 @@ class QueryStats:
         self.total_s += other.total_s
         self.max_s = max(self.max_s, other.max_s)
         self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
+        self.cache_hits += other.cache_hits
+        self.cache_misses += other.cache_misses
+        self.cache_evictions += other.cache_evictions
+        self.cache_invalidations += other.cache_invalidations
+        self.cache_redis_errors += other.cache_redis_errors
 
 
 def percentile(buckets: list[int], fraction: float, max_s: float) -> float:
@@ -304,6 +320,8 @@ class Bound:
     owner: str = ""
     params: ParamSpec_ = None
     retry: bool = False
+    cache: Cached | None = None
+    invalidates: TagSpec | None = None
     sql: str = field(init=False)
     name: str = field(init=False)
     build: Callable[[Any], Any] | None = field(init=False)
@@ -311,6 +329,8 @@ class Bound:
     args: Callable[[tuple[object, ...]], tuple[object, ...]] = field(init=False)
     param_types: tuple[tuple[str, Any], ...] = field(init=False)
     stats: QueryStats = field(init=False)
+    cache_adapter: Any = field(init=False)  # TypeAdapter of what a cached call returns (Redis tier)
+    cache_shape: str = field(init=False)  # fingerprint of that shape: an entry of another shape is a miss
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -322,6 +342,23 @@ class Bound:
         args, types_ = _argument_plan(self.query, self.params)
         s(self, "args", args)
         s(self, "param_types", types_)
+        adapter, shape = None, ""
+        if self.cache is not None:
+            if self.shape == "execute" or not is_plain_read(self.query.sql):
+                raise TypeError(f"query {self.name} ({self.query.source}) writes: only a plain read can be cached")
+            returned: Any = self.value_type
+            if self.shape == "one":
+                returned = self.model | None  # type: ignore[operator]
+            elif self.shape == "many":
+                returned = list[self.model]  # type: ignore[name-defined]
+            adapter = TypeAdapter(returned)
+            shape = hashlib.blake2b(
+                json.dumps(adapter.json_schema(), sort_keys=True).encode(), digest_size=8
+            ).hexdigest()
+        if self.invalidates is not None and is_plain_read(self.query.sql):
+            raise TypeError(f"query {self.name} ({self.query.source}) only reads: it has nothing to invalidate")
+        s(self, "cache_adapter", adapter)
+        s(self, "cache_shape", shape)
 
 
 def _argument_plan(
@@ -431,38 +468,63 @@ def _caller() -> str:
     return str(frame.f_globals.get("__name__", "?"))
 
 
-def one(name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None) -> One[M]:
-    """Bind a `^` (or `<!`) query whose single row becomes `model`. `retry` may be left out for plain reads."""
+def one(
+    name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None,
+    cache: Cached | None = None, invalidates: TagSpec | None = None,
+) -> One[M]:  # fmt: skip
+    """Bind a `^` (or `<!`) query whose single row becomes `model`. `retry` may be left out for plain reads;
+    a plain read may be `cache`d; a write may declare the cache tags it `invalidates`."""
     owner = _caller()
     query, retry = _bind(name, "one", _ONE_OPS, retry)
-    bound: One[M] = One(query, "one", model, owner=owner, params=params, retry=retry)
+    bound: One[M] = One(
+        query, "one", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates
+    )
     _register(bound)
     return bound
 
 
-def many(name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None) -> Many[M]:
+def many(
+    name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None,
+    cache: Cached | None = None, invalidates: TagSpec | None = None,
+) -> Many[M]:  # fmt: skip
     """Bind a row-returning query (no suffix) whose rows become `list[model]`."""
     owner = _caller()
     query, retry = _bind(name, "many", _MANY_OPS, retry)
-    bound: Many[M] = Many(query, "many", model, owner=owner, params=params, retry=retry)
+    bound: Many[M] = Many(
+        query, "many", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates
+    )
     _register(bound)
     return bound
 
 
-def value(name: str, value_type: type[T], params: ParamSpec_ = None, *, retry: bool | None = None) -> Value[T]:
+def value(
+    name: str, value_type: type[T], params: ParamSpec_ = None, *, retry: bool | None = None,
+    cache: Cached | None = None, invalidates: TagSpec | None = None,
+) -> Value[T]:  # fmt: skip
     """Bind a `$` query returning one scalar of `value_type`."""
     owner = _caller()
     query, retry = _bind(name, "value", _VALUE_OPS, retry)
-    bound: Value[T] = Value(query, "value", value_type=value_type, owner=owner, params=params, retry=retry)
+    bound: Value[T] = Value(
+        query,
+        "value",
+        value_type=value_type,
+        owner=owner,
+        params=params,
+        retry=retry,
+        cache=cache,
+        invalidates=invalidates,
+    )
     _register(bound)
     return bound
 
 
-def execute(name: str, params: ParamSpec_ = None, *, retry: bool | None = None) -> Execute:
+def execute(
+    name: str, params: ParamSpec_ = None, *, retry: bool | None = None, invalidates: TagSpec | None = None
+) -> Execute:
     """Bind a `!` query run for its effect."""
     owner = _caller()
     query, retry = _bind(name, "execute", _EXEC_OPS, retry)
-    bound = Execute(query, "execute", owner=owner, params=params, retry=retry)
+    bound = Execute(query, "execute", owner=owner, params=params, retry=retry, invalidates=invalidates)
     _register(bound)
     return bound
 

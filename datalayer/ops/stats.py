@@ -17,6 +17,11 @@ class QueryStatsTotal(Row):
     rows: int
     total_ms: float
     max_ms: float
+    cache_hits: int
+    cache_misses: int
+    cache_evictions: int
+    cache_invalidations: int
+    cache_redis_errors: int
     buckets: list[int]
 
 
@@ -40,6 +45,8 @@ _LIST = q.many("ops.list_query_stats", QueryStatsTotal)
 _RESET = q.execute("ops.reset_query_stats", retry=True)
 _STATEMENTS = q.many("ops.list_statement_stats", StatementStatsRow)
 
+_CACHE_FIELDS = ("cache_hits", "cache_misses", "cache_evictions", "cache_invalidations", "cache_redis_errors")
+
 # What was already flushed, per query name, as of the last successful flush of this process.
 _flushed: dict[str, q.QueryStats] = {}
 
@@ -50,9 +57,11 @@ def _delta(now: q.QueryStats, before: q.QueryStats | None) -> dict[str, object] 
     calls = now.calls - before.calls
     errors = now.errors - before.errors
     retries = now.retries - before.retries
-    if not (calls or errors or retries):
+    cache = {k: getattr(now, k) - getattr(before, k) for k in _CACHE_FIELDS}
+    if not (calls or errors or retries or any(cache.values())):
         return None
     return {
+        **cache,
         "calls": calls,
         "errors": errors,
         "retries": retries,

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from datalayer import queries as q
 from datalayer.repository import Params, Repository, Row, params
+from datalayer.twitter_bot.system_state import ALL, key_tag
 from datalayer.twitter_bot.tweets import LANGUAGE
 
 
@@ -48,7 +49,11 @@ class CacheStatsRow(Row):
 
 
 # A repeated lookup counts one more hit or miss: a statistic, harmless to repeat.
-_GET_CACHED = q.one("twitter_bot.get_cached_translation", TranslationCache, GetCachedTranslationParams, retry=True)
+# It writes system_state's cache_misses counter, whose cached reads it invalidates.
+_GET_CACHED = q.one(
+    "twitter_bot.get_cached_translation", TranslationCache, GetCachedTranslationParams, retry=True,
+    invalidates=(key_tag("cache_misses"), ALL),
+)  # fmt: skip
 _PUT_CACHED = q.one("twitter_bot.put_cached_translation", TranslationCache, PutCachedTranslationParams, retry=True)
 _PURGE_CACHE = q.value("twitter_bot.purge_expired_cache", int, retry=True)
 _CACHE_STATS = q.one("twitter_bot.cache_stats", CacheStatsRow)

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import JsonValue
 
 from datalayer import queries as q
+from datalayer.cache import Cached
 from datalayer.repository import Repository, Row
 
 
@@ -17,16 +18,36 @@ class SystemState(Row):
     updated_at: datetime
 
 
-_GET_STATE = q.one("twitter_bot.get_system_state", SystemState, (str,))
-_SET_STATE = q.one("twitter_bot.set_system_state", SystemState, (str, JsonValue), retry=True)
-_DELETE_STATE = q.value("twitter_bot.delete_system_state", str, (str,), retry=True)
-_LIST_STATE = q.many("twitter_bot.list_system_state", SystemState)
-_ADVANCE_LAST_TWEET_ID = q.value("twitter_bot.advance_last_tweet_id", int, (int,), retry=True)
-_GET_LAST_TWEET_ID = q.value("twitter_bot.get_last_tweet_id", int)
-_INCREMENT_COUNTER = q.value("twitter_bot.increment_counter", int, (str, int), retry=False)
+# The bot reads these on every poll and they change rarely: cached for 60 s. Tags: one per key, plus one for
+# the whole table (the list); every statement that writes system_state invalidates the key it writes and the
+# table — here, and in cache.py (a translation-cache miss counts into `cache_misses`).
+ALL = "twitter_bot.system_state"
+
+
+def key_tag(key: object) -> str:
+    return f"{ALL}:{key}"
+
+
+def written(args: tuple[object, ...]) -> tuple[str, ...]:
+    """The tags a write of key `args[0]` invalidates."""
+    return (key_tag(args[0]), ALL)
+
+
+_LAST_TWEET = (key_tag("last_tweet_id"), ALL)
+_GET_STATE = q.one(
+    "twitter_bot.get_system_state", SystemState, (str,), cache=Cached(ttl=60, tags=lambda a: (key_tag(a[0]),))
+)
+_SET_STATE = q.one("twitter_bot.set_system_state", SystemState, (str, JsonValue), retry=True, invalidates=written)
+_DELETE_STATE = q.value("twitter_bot.delete_system_state", str, (str,), retry=True, invalidates=written)
+_LIST_STATE = q.many("twitter_bot.list_system_state", SystemState, cache=Cached(ttl=60, tags=(ALL,)))
+_ADVANCE_LAST_TWEET_ID = q.value("twitter_bot.advance_last_tweet_id", int, (int,), retry=True, invalidates=_LAST_TWEET)
+_GET_LAST_TWEET_ID = q.value("twitter_bot.get_last_tweet_id", int, cache=Cached(ttl=60, tags=_LAST_TWEET[:1]))
+_INCREMENT_COUNTER = q.value("twitter_bot.increment_counter", int, (str, int), retry=False, invalidates=written)
 
 
 class SystemStateRepository(Repository):
+    """Reads are cached (60 s; invalidated by every write through this layer, after it commits)."""
+
     async def get(self, key: str) -> SystemState | None:
         return await self._x.one(_GET_STATE, key)
 

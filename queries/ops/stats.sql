@@ -1,11 +1,14 @@
 -- name: add_query_stats(application_name, stats)!
 -- Add one process's per-query statistics since its last flush (a JSON array) to the running totals.
 INSERT INTO ops.query_stats AS s
-       (application_name, query_name, calls, errors, retries, rows, total_ms, max_ms, buckets)
-SELECT :application_name, d.name, d.calls, d.errors, d.retries, d.rows, d.total_ms, d.max_ms, d.buckets
+       (application_name, query_name, calls, errors, retries, rows, total_ms, max_ms, buckets, cache_hits,
+        cache_misses, cache_evictions, cache_invalidations, cache_redis_errors)
+SELECT :application_name, d.name, d.calls, d.errors, d.retries, d.rows, d.total_ms, d.max_ms, d.buckets,
+       d.cache_hits, d.cache_misses, d.cache_evictions, d.cache_invalidations, d.cache_redis_errors
   FROM jsonb_to_recordset(:stats::jsonb)
        AS d(name text, calls bigint, errors bigint, retries bigint, rows bigint, total_ms double precision,
-            max_ms double precision, buckets bigint[])
+            max_ms double precision, buckets bigint[], cache_hits bigint, cache_misses bigint,
+            cache_evictions bigint, cache_invalidations bigint, cache_redis_errors bigint)
     ON CONFLICT (application_name, query_name) DO UPDATE
    SET calls = s.calls + EXCLUDED.calls,
        errors = s.errors + EXCLUDED.errors,
@@ -15,6 +18,11 @@ SELECT :application_name, d.name, d.calls, d.errors, d.retries, d.rows, d.total_
        max_ms = greatest(s.max_ms, EXCLUDED.max_ms),
        buckets = ARRAY(SELECT coalesce(a, 0) + coalesce(b, 0)
                          FROM unnest(s.buckets, EXCLUDED.buckets) AS u(a, b)),
+       cache_hits = s.cache_hits + EXCLUDED.cache_hits,
+       cache_misses = s.cache_misses + EXCLUDED.cache_misses,
+       cache_evictions = s.cache_evictions + EXCLUDED.cache_evictions,
+       cache_invalidations = s.cache_invalidations + EXCLUDED.cache_invalidations,
+       cache_redis_errors = s.cache_redis_errors + EXCLUDED.cache_redis_errors,
        last_flushed_at = now();
 
 -- name: list_query_stats()
@@ -26,6 +34,11 @@ SELECT query_name AS name,
        sum(rows)::bigint AS rows,
        sum(total_ms)::double precision AS total_ms,
        max(max_ms)::double precision AS max_ms,
+       sum(cache_hits)::bigint AS cache_hits,
+       sum(cache_misses)::bigint AS cache_misses,
+       sum(cache_evictions)::bigint AS cache_evictions,
+       sum(cache_invalidations)::bigint AS cache_invalidations,
+       sum(cache_redis_errors)::bigint AS cache_redis_errors,
        ARRAY(SELECT sum(b)::bigint
                FROM ops.query_stats AS q2, unnest(q2.buckets) WITH ORDINALITY AS u(b, i)
               WHERE q2.query_name = q.query_name
