@@ -45,3 +45,14 @@ class ApiUsageORM(Base):
     response_time_ms: Mapped[float | None] = mapped_column(Double)
     error_type: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class PatternORM(Base):
+    __tablename__ = "successful_patterns"
+    __table_args__ = {"schema": "reddit_bot"}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    subreddit: Mapped[str] = mapped_column(Text)
+    pattern_text: Mapped[str] = mapped_column(Text)
+    score: Mapped[int] = mapped_column(Integer)
+    extracted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

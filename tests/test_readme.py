@@ -70,5 +70,11 @@ async def test_readme_error_api_example_runs_twice(
         assert out.splitlines() == ["free True", "True", "None"], out
 
 
+async def test_readme_reddit_example_runs_twice(fresh_url: str, tmp_path: Path) -> None:
+    outputs = await run_twice(example("datalayer.reddit_bot"), fresh_url, tmp_path)
+    assert outputs[0].splitlines() == ["True posted"], outputs
+    assert outputs[1].splitlines() == ["True posted"], outputs  # each run queues and posts one new comment
+
+
 def test_every_python_block_is_run() -> None:
-    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 3
+    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 4

@@ -2,7 +2,7 @@
 
 Passwords: every sample account has the password `sample-password` (hashed once, so seeding is fast; each
 account stores that one argon2id hash). Keys are made but their plaintext is not kept: sample data needs none.
-E-mails and request ids come from `--seed`, so running it again adds no rows."""
+E-mails come from `--seed`; an account's key and requests are made with it, so running it again adds no rows."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ async def seed(
     for n in range(users):
         email = f"user{n}.seed{seed}@example.com"
         user = await repo.get_by_email(email)
+        new = user is None
         if user is None:
             try:
                 user = await db.executor.one(
@@ -69,6 +70,8 @@ async def seed(
                 current_period_end=now + timedelta(days=20), stripe_event_at=now - timedelta(days=10),
             ))  # fmt: skip
             report.subscriptions += 1
+        if not new:
+            continue  # its key and requests were made with it: a re-run adds nothing
         rows = []
         for i in range(requests_per_user):
             status, error_type, message = (200, None, None)

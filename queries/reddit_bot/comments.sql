@@ -1,0 +1,189 @@
+-- name: create_comment(request_id, post_id, content)^
+-- Queue a comment for a live post under its client-generated request_id; a repeat returns the comment stored the first time.
+WITH post AS (
+    SELECT id FROM reddit_bot.posts WHERE id = :post_id AND deleted_at IS NULL
+), created AS (
+    INSERT INTO reddit_bot.comments (request_id, post_id, content)
+    SELECT :request_id, post.id, :content FROM post
+        ON CONFLICT ON CONSTRAINT comments_request_id_unique DO NOTHING
+    RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+              claimed_until, posted_at, created_at, updated_at, deleted_at
+)
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM created
+ UNION ALL
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM reddit_bot.comments
+ WHERE request_id = :request_id AND NOT EXISTS (SELECT 1 FROM created);
+
+-- name: get_comment(id)^
+-- One live comment.
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM reddit_bot.comments
+ WHERE id = :id AND deleted_at IS NULL;
+
+-- name: list_post_comments(post_id)
+-- A live post's live comments, in the order they were written.
+SELECT c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts, c.last_error,
+       c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at
+  FROM reddit_bot.comments AS c
+  JOIN reddit_bot.posts AS p ON p.id = c.post_id AND p.deleted_at IS NULL
+ WHERE c.post_id = :post_id AND c.deleted_at IS NULL
+ ORDER BY c.created_at, c.id;
+
+-- name: claim_pending_comments(worker, limit, lease_seconds)
+-- Lease up to limit queued (pending or approved) live comments to a worker: first those it already holds, then free ones, oldest first (SKIP LOCKED: two workers never get the same one).
+WITH held AS (
+    SELECT id FROM reddit_bot.comments
+     WHERE status IN ('pending', 'approved') AND deleted_at IS NULL AND claimed_by = :worker AND claimed_until >= now()
+     ORDER BY created_at, id
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+), free AS (
+    SELECT id FROM reddit_bot.comments
+     WHERE status IN ('pending', 'approved') AND deleted_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+     ORDER BY created_at, id
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+), chosen AS (
+    SELECT id FROM (SELECT id, 0 AS rank FROM held UNION ALL SELECT id, 1 FROM free) AS both_kinds
+     ORDER BY rank
+     LIMIT :limit
+)
+UPDATE reddit_bot.comments AS c
+   SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
+  FROM chosen
+ WHERE c.id = chosen.id
+RETURNING c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts, c.last_error,
+          c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at;
+
+-- name: mark_comment_posted(id, worker, reddit_id)^
+-- Record a posted comment, only for the worker holding an unexpired claim on it while queued; otherwise (and on a repeat) the comment as it is.
+WITH updated AS (
+    UPDATE reddit_bot.comments
+       SET status = 'posted', reddit_id = :reddit_id, posted_at = now(), last_error = NULL, claimed_until = NULL
+     WHERE id = :id AND status IN ('pending', 'approved') AND deleted_at IS NULL
+       AND claimed_by = :worker AND claimed_until >= now()
+    RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+              claimed_until, posted_at, created_at, updated_at, deleted_at
+)
+SELECT * FROM updated
+ UNION ALL
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM reddit_bot.comments
+ WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
+
+-- name: mark_comment_failed(id, worker, error, max_attempts)^
+-- Record a failed attempt for the claim holder: back in the queue, or failed for good after max_attempts; otherwise (and on a repeat) the comment as it is.
+WITH updated AS (
+    UPDATE reddit_bot.comments
+       SET attempts = attempts + 1, last_error = :error, claimed_until = NULL,
+           status = CASE WHEN attempts + 1 >= :max_attempts THEN 'failed' ELSE status END
+     WHERE id = :id AND status IN ('pending', 'approved') AND deleted_at IS NULL
+       AND claimed_by = :worker AND claimed_until >= now()
+    RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+              claimed_until, posted_at, created_at, updated_at, deleted_at
+)
+SELECT * FROM updated
+ UNION ALL
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM reddit_bot.comments
+ WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
+
+-- name: mark_comment_skipped(id, worker, reason)^
+-- The claim holder decided not to post (the thread is locked, say): skipped with the reason; otherwise (and on a repeat) the comment as it is.
+WITH updated AS (
+    UPDATE reddit_bot.comments
+       SET status = 'skipped', last_error = :reason, claimed_until = NULL
+     WHERE id = :id AND status IN ('pending', 'approved') AND deleted_at IS NULL
+       AND claimed_by = :worker AND claimed_until >= now()
+    RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+              claimed_until, posted_at, created_at, updated_at, deleted_at
+)
+SELECT * FROM updated
+ UNION ALL
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM reddit_bot.comments
+ WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
+
+-- name: set_comment_review(id, status)^
+-- A moderator approves or rejects a pending live comment (nothing when it is not pending); a repeat of the same decision returns it.
+WITH updated AS (
+    UPDATE reddit_bot.comments
+       SET status = :status
+     WHERE id = :id AND status = 'pending' AND deleted_at IS NULL AND :status IN ('approved', 'rejected')
+    RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+              claimed_until, posted_at, created_at, updated_at, deleted_at
+)
+SELECT * FROM updated
+ UNION ALL
+SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+       claimed_until, posted_at, created_at, updated_at, deleted_at
+  FROM reddit_bot.comments
+ WHERE id = :id AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM updated);
+
+-- name: update_comment_karma(reddit_id, karma_score)^
+-- Record the karma of a posted comment as last fetched (negative karma is stored as 0).
+UPDATE reddit_bot.comments
+   SET karma_score = greatest(:karma_score, 0)
+ WHERE reddit_id = :reddit_id AND deleted_at IS NULL
+RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
+          claimed_until, posted_at, created_at, updated_at, deleted_at;
+
+-- name: delete_comment(id, at)$
+-- Soft-delete a live comment; true when it was live.
+WITH deleted AS (
+    UPDATE reddit_bot.comments SET deleted_at = :at WHERE id = :id AND deleted_at IS NULL RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM deleted);
+
+-- name: restore_comment(id)^
+-- Undo a comment's soft delete (nothing while its post is deleted: restore the post).
+UPDATE reddit_bot.comments AS c
+   SET deleted_at = NULL
+  FROM reddit_bot.posts AS p
+ WHERE c.id = :id AND c.deleted_at IS NOT NULL AND p.id = c.post_id AND p.deleted_at IS NULL
+RETURNING c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts, c.last_error,
+          c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at;
+
+-- name: purge_deleted_comments(before)$
+-- Remove for good the comments soft-deleted before a time; returns how many.
+WITH purged AS (
+    DELETE FROM reddit_bot.comments WHERE deleted_at < :before RETURNING 1
+)
+SELECT count(*)::bigint FROM purged;
+
+-- name: search_comments(query, limit, max_candidates)
+-- Full-text search of live comments (web-search syntax) ranked by relevance, then karma, with a highlighted snippet. Only the newest max_candidates matches are ranked, so a common word never ranks every comment.
+WITH q AS (
+    SELECT websearch_to_tsquery('english', :query) AS tsq
+), candidates AS (
+    SELECT c.id, c.post_id, c.content, c.karma_score, c.status, c.created_at, c.search
+      FROM reddit_bot.comments AS c, q
+     WHERE c.search @@ q.tsq AND c.deleted_at IS NULL
+     ORDER BY c.id DESC
+     LIMIT :max_candidates
+), ranked AS (
+    SELECT c.*, ts_rank(c.search, q.tsq)::double precision AS rank
+      FROM candidates AS c, q
+     ORDER BY rank DESC, c.karma_score DESC, c.id DESC
+     LIMIT :limit
+)
+SELECT r.id, r.post_id, r.karma_score, r.status, r.created_at, r.rank,
+       ts_headline('english', r.content, q.tsq, 'StartSel=<<, StopSel=>>, MaxWords=25, MinWords=8') AS snippet
+  FROM ranked AS r, q
+ ORDER BY r.rank DESC, r.karma_score DESC, r.id DESC;
+
+-- name: count_comments_by_status()
+-- Live comments per status, every status listed (zero included).
+SELECT s.status, count(c.id)::bigint AS comments
+  FROM unnest(ARRAY['pending', 'approved', 'rejected', 'posted', 'failed', 'skipped']) AS s(status)
+  LEFT JOIN reddit_bot.comments AS c ON c.status = s.status AND c.deleted_at IS NULL
+ GROUP BY s.status
+ ORDER BY s.status;
