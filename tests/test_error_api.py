@@ -224,6 +224,29 @@ async def test_usage_logged_once_dashboard_monitoring_and_rate_limit(db: Databas
         await usage.check_rate_limit(uuid.uuid4(), NOW)
 
 
+async def test_the_daily_limit_counts_exactly_what_the_log_holds(conn: asyncpg.Connection, db: Database) -> None:
+    """The day is summed from per-minute counters plus the part-minutes at both ends: it must equal a plain
+    count of the log, wherever `now` falls inside a minute."""
+    u = await UserRepository(db).create("busy@example.com", PASSWORD)
+    usage = UsageRepository(db)
+    base = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
+    rows = [LogRequestParams(user_id=u.id, endpoint="/v1/translate", method="POST", status_code=200,
+                             created_at=base - timedelta(seconds=37 * i)) for i in range(1100)]  # fmt: skip
+    assert await usage.log_many(rows) == 1100
+    assert await usage.log_many(rows) == 0  # not counted twice either
+    for now in (base, base + timedelta(seconds=17), base - timedelta(hours=3, seconds=41), base + timedelta(hours=11)):
+        expected = await conn.fetchval(
+            "SELECT count(*) FROM error_api.usage_logs WHERE user_id = $1 AND created_at > $2::timestamptz - interval '1 day' AND created_at <= $2",
+            u.id, now,
+        )  # fmt: skip
+        limit = await usage.check_rate_limit(u.id, now)
+        assert limit.day_used == expected, now
+        assert limit.allowed == (expected < 1000 and limit.minute_used < 10)
+        if expected >= 1000:
+            assert 0 < limit.retry_after_seconds <= 86_400 + 60
+    assert await usage.cleanup_rate_counters(base + timedelta(days=3)) > 0
+
+
 async def test_usage_partitions_made_on_demand_and_retention(database_url: str) -> None:
     """Committed: partitions are DDL. A month without one gets it when a request of that month is logged."""
     from datalayer import Settings

@@ -209,6 +209,7 @@ def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json:
             "partitions_created": [str(m) for m in await usage.ensure_partitions_ahead(months_ahead)],
             "expired_keys_deleted": await ApiKeyRepository(db).cleanup_expired_keys(),
             "expired_tokens_deleted": await TokenBlacklistRepository(db).cleanup_expired_tokens(),
+            "rate_counters_deleted": await usage.cleanup_rate_counters(),
         }
         if keep_days is not None:
             dropped, deleted = await usage.cleanup_old_logs(keep_days)

@@ -164,6 +164,7 @@ _DROP_PARTITIONS = q.many(
     "error_api.drop_usage_partitions_before", DroppedPartitionRow, DropUsagePartitionsParams, retry=True
 )
 _DELETE_OLDER = q.value("error_api.delete_usage_older_than", int, (datetime,), retry=True)
+_DELETE_MINUTES = q.value("error_api.delete_old_usage_minutes", int, (datetime,), retry=True)
 
 
 def _month(moment: datetime) -> date:
@@ -223,7 +224,8 @@ class UsageRepository(Repository):
 
     async def check_rate_limit(self, user_id: UUID, now: datetime | None = None) -> RateLimitRow:
         """Whether one more request fits the user's tier limits (per minute and per day), and if not when it
-        will; one statement, whose cost is bounded by the limits. NotFound for an unknown account."""
+        will; one statement: the minute counted from the log (stopping at the limit), the day from per-minute
+        counters kept by `log` (at most 1,440 rows). NotFound for an unknown account."""
         row = await self._x.one(_RATE_LIMIT, params(CheckRateLimitParams, user_id=user_id, now=now or _now()))
         if row is None:
             raise NotFound(f"no account {user_id}")
@@ -238,6 +240,11 @@ class UsageRepository(Repository):
             if await self._x.value(_ENSURE_PARTITION, month):
                 created.append(month)
         return created
+
+    async def cleanup_rate_counters(self, now: datetime | None = None) -> int:
+        """Forget the per-minute request counters older than two days (the rate limit looks back one).
+        Returns how many. Retry-safe."""
+        return await self._x.value(_DELETE_MINUTES, (now or _now()) - timedelta(days=2))
 
     async def partitions(self) -> list[UsagePartitionRow]:
         return await self._x.many(_PARTITIONS)

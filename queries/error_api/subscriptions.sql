@@ -18,6 +18,7 @@ WITH written AS (
        SET subscription_tier = CASE WHEN w.status IN ('active', 'trialing', 'past_due') THEN w.tier ELSE 'free' END
       FROM written AS w
      WHERE u.id = w.user_id
+       AND u.subscription_tier IS DISTINCT FROM CASE WHEN w.status IN ('active', 'trialing', 'past_due') THEN w.tier ELSE 'free' END
 )
 SELECT id, user_id, stripe_subscription_id, stripe_price_id, tier, status, current_period_start, current_period_end,
        canceled_at, stripe_event_at, created_at, updated_at, true AS applied

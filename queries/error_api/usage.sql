@@ -1,17 +1,22 @@
 -- name: log_request(request_id, user_id, api_key_id, endpoint, method, status_code, ip_address, user_agent, response_time_ms, error_type, error_message, created_at)$
--- Record one request under its client-generated request_id; true when stored, false when it already was (a retried log).
+-- Record one request under its client-generated request_id, and count it in its account's minute (the rate limit reads those counters); true when stored, false when it already was (a retried log: counted once too).
 WITH stored AS (
     INSERT INTO error_api.usage_logs (request_id, user_id, api_key_id, endpoint, method, status_code, ip_address,
                                       user_agent, response_time_ms, error_type, error_message, created_at)
     VALUES (:request_id, :user_id, :api_key_id, :endpoint, :method, :status_code, :ip_address, :user_agent,
             :response_time_ms, :error_type, :error_message, :created_at)
         ON CONFLICT ON CONSTRAINT usage_logs_pkey DO NOTHING
-    RETURNING 1
+    RETURNING user_id, created_at
+), counted AS (
+    INSERT INTO error_api.usage_minutes AS m (user_id, minute, requests)
+    SELECT user_id, date_bin('1 minute', created_at, timestamptz '2000-01-01 00:00:00+00'), 1
+      FROM stored WHERE user_id IS NOT NULL
+        ON CONFLICT ON CONSTRAINT usage_minutes_pkey DO UPDATE SET requests = m.requests + 1
 )
 SELECT EXISTS (SELECT 1 FROM stored);
 
 -- name: log_requests(request_ids, user_ids, api_key_ids, endpoints, methods, status_codes, ip_addresses, user_agents, response_times_ms, error_types, error_messages, created_ats)$
--- Record many requests in one statement; requests already stored are skipped; returns how many were new.
+-- Record many requests in one statement, each counted in its account's minute; requests already stored are skipped (and not counted again); returns how many were new.
 WITH stored AS (
     INSERT INTO error_api.usage_logs (request_id, user_id, api_key_id, endpoint, method, status_code, ip_address,
                                       user_agent, response_time_ms, error_type, error_message, created_at)
@@ -20,7 +25,13 @@ WITH stored AS (
                          :response_times_ms::integer[], :error_types::text[], :error_messages::text[],
                          :created_ats::timestamptz[])
         ON CONFLICT ON CONSTRAINT usage_logs_pkey DO NOTHING
-    RETURNING 1
+    RETURNING user_id, created_at
+), counted AS (
+    INSERT INTO error_api.usage_minutes AS m (user_id, minute, requests)
+    SELECT user_id, date_bin('1 minute', created_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
+      FROM stored WHERE user_id IS NOT NULL
+     GROUP BY 1, 2
+        ON CONFLICT ON CONSTRAINT usage_minutes_pkey DO UPDATE SET requests = m.requests + EXCLUDED.requests
 )
 SELECT count(*)::bigint FROM stored;
 
@@ -65,40 +76,56 @@ SELECT (SELECT count(*) FROM error_api.users WHERE is_active)::bigint AS active_
  WHERE created_at >= :now::timestamptz - interval '24 hours';
 
 -- name: check_rate_limit(user_id, now)^
--- Whether the user may make another request under its tier's per-minute and per-day limits, in one statement. Each count stops at the limit (LIMIT), so a check costs at most limit + 1 index entries, however busy the user.
+-- Whether the account may make another request under its tier's per-minute and per-day limits, in one statement. The last minute is counted from the log (stopping at the limit); the day from the per-minute counters (at most 1,440 rows) plus the log for the part-minutes at both ends. When over a limit, retry_after_seconds says when the next request fits (to the minute, for the daily limit).
 WITH account AS (
-    SELECT u.id, t.tier, t.requests_per_minute, t.requests_per_day
+    SELECT u.id, t.tier, t.requests_per_minute, t.requests_per_day,
+           :now::timestamptz AS now,
+           date_bin('1 minute', :now::timestamptz - interval '1 day', timestamptz '2000-01-01 00:00:00+00') + interval '1 minute' AS day_from,
+           date_bin('1 minute', :now::timestamptz, timestamptz '2000-01-01 00:00:00+00') AS this_minute
       FROM error_api.users AS u
       JOIN error_api.tiers AS t ON t.tier = u.subscription_tier
      WHERE u.id = :user_id
-), minute AS (
-    SELECT count(*)::bigint AS used, min(created_at) AS oldest
-      FROM (SELECT l.created_at
-              FROM error_api.usage_logs AS l, account AS a
-             WHERE l.user_id = a.id AND l.created_at > :now::timestamptz - interval '1 minute'
+), minute AS MATERIALIZED (
+    SELECT count(*)::bigint AS used
+      FROM (SELECT 1 FROM error_api.usage_logs AS l
+             WHERE l.user_id = :user_id AND l.created_at > :now::timestamptz - interval '1 minute'
                AND l.created_at <= :now::timestamptz
-             ORDER BY l.created_at DESC
              LIMIT (SELECT requests_per_minute FROM account)) AS recent
-), day AS (
-    SELECT count(*)::bigint AS used, min(created_at) AS oldest
-      FROM (SELECT l.created_at
-              FROM error_api.usage_logs AS l, account AS a
-             WHERE l.user_id = a.id AND l.created_at > :now::timestamptz - interval '1 day'
-               AND l.created_at <= :now::timestamptz
-             ORDER BY l.created_at DESC
-             LIMIT (SELECT requests_per_day FROM account)) AS recent
+), day AS MATERIALIZED (
+    SELECT (SELECT coalesce(sum(m.requests), 0) FROM error_api.usage_minutes AS m
+             WHERE m.user_id = :user_id AND m.minute >= a.day_from AND m.minute < a.this_minute)
+         + (SELECT count(*) FROM error_api.usage_logs AS l
+             WHERE l.user_id = :user_id AND l.created_at > a.now - interval '1 day' AND l.created_at < a.day_from)
+         + (SELECT count(*) FROM error_api.usage_logs AS l
+             WHERE l.user_id = :user_id AND l.created_at >= a.this_minute AND l.created_at <= a.now) AS used
+      FROM account AS a
 )
 SELECT a.tier,
        a.requests_per_minute AS minute_limit, minute.used AS minute_used,
-       a.requests_per_day AS day_limit, day.used AS day_used,
+       a.requests_per_day AS day_limit, day.used::bigint AS day_used,
        (minute.used < a.requests_per_minute AND day.used < a.requests_per_day) AS allowed,
        greatest(
-           CASE WHEN minute.used >= a.requests_per_minute
-                THEN extract(epoch FROM minute.oldest + interval '1 minute' - :now::timestamptz) ELSE 0 END,
-           CASE WHEN day.used >= a.requests_per_day
-                THEN extract(epoch FROM day.oldest + interval '1 day' - :now::timestamptz) ELSE 0 END
+           CASE WHEN minute.used >= a.requests_per_minute THEN
+                extract(epoch FROM (SELECT l.created_at FROM error_api.usage_logs AS l
+                                     WHERE l.user_id = :user_id AND l.created_at > a.now - interval '1 minute'
+                                       AND l.created_at <= a.now
+                                     ORDER BY l.created_at DESC
+                                     OFFSET a.requests_per_minute - 1 LIMIT 1) + interval '1 minute' - a.now)
+           ELSE 0 END,
+           CASE WHEN day.used >= a.requests_per_day THEN
+                extract(epoch FROM (SELECT min(m.minute) FROM error_api.usage_minutes AS m
+                                     WHERE m.user_id = :user_id AND m.minute >= a.day_from - interval '1 minute')
+                                   + interval '1 day' + interval '1 minute' - a.now)
+           ELSE 0 END
        )::double precision AS retry_after_seconds
   FROM account AS a, minute, day;
+
+-- name: delete_old_usage_minutes(before)$
+-- Forget per-minute request counters older than a time (the rate limit looks back one day); returns how many.
+WITH deleted AS (
+    DELETE FROM error_api.usage_minutes WHERE minute < :before RETURNING 1
+)
+SELECT count(*)::bigint FROM deleted;
 
 -- name: ensure_usage_partition(month)$
 -- Create the monthly usage_logs partition holding the given date unless it exists; true when created.
