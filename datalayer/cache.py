@@ -9,21 +9,24 @@ Two tiers:
   validated into the same models; an entry of another model shape is a miss, never a crash.
 
 **Invalidation by versioned tags.** Every cached read carries tags: its query name, plus the tags it declares
-(an aggregate, or an aggregate and an id, e.g. `twitter_bot.system_state:last_tweet_id`). Each tag has a version;
-an entry remembers the versions of its tags as they were *before* its query ran, and is valid only while they
-are unchanged. A write bumps the versions of the tags it invalidates — right after its statement returns on the
-pool, or after COMMIT for a write inside a transaction (never for a rolled-back one). An entry computed from a
-snapshot older than the write can therefore never be served after it, whatever the interleaving, in either tier.
-With Redis the versions live in Redis (INCR) and a bump is published; every process mirrors the versions it
-has seen. Staleness across processes is bounded by `DATALAYER_CACHE_LOCAL_TTL` (the in-process TTL in Redis
-mode, 2 s by default): a lost pub/sub message can keep another process's in-process copy at most that long;
-the Redis tier itself is never stale (its check reads the current versions in the same round trip).
+(an aggregate, or an aggregate and an id, e.g. `twitter_bot.system_state:last_tweet_id`). An entry remembers the
+versions of its tags as they were *before* its query ran, and is valid only while they are unchanged. A write
+invalidates its tags synchronously — right after its statement returns on the pool (or is cancelled: it may have
+run), or after COMMIT for a write inside a transaction (never for a rolled-back one) — by bumping a local
+generation per tag, so no await (a cancellation, a hung Redis) can come between a write and the invalidation of
+this process's entries. With Redis, the tag is then *dirty* in this process until a background flush has INCRed
+it in Redis and published the new version; while dirty, its keys bypass the Redis tier here. Redis entries are
+stamped only with versions Redis issued, and checked against the current ones in the same round trip, so the
+Redis tier is never stale for a write whose INCR landed; an epoch key tells a Redis that restarted empty.
+Other processes' in-process copies go stale when the publication arrives (milliseconds), and at the latest
+after `DATALAYER_CACHE_LOCAL_TTL` (2 s), the life of an in-process entry in Redis mode.
 
 **Concurrency.** Concurrent misses of one key (with the same tag versions) run the query once; the others await
-its result. **Redis down**: every Redis call is bounded by `DATALAYER_CACHE_REDIS_TIMEOUT`; a failure is counted
-per query, logged once, and Redis is left alone for `DATALAYER_CACHE_REDIS_RETRY` seconds, during which reads go
-to PostgreSQL through the in-process tier. A write whose invalidation cannot reach Redis still succeeds and
-bumps this process's versions; other processes may then serve the old value until its TTL.
+its result (a cancelled leader's followers load it themselves). **Redis down**: every Redis call is bounded by
+`DATALAYER_CACHE_REDIS_TIMEOUT`; a failure is counted per query, logged once, and Redis is left alone for
+`DATALAYER_CACHE_REDIS_RETRY` seconds, during which reads go to PostgreSQL through the in-process tier. Writes
+never wait for Redis. An invalidation that cannot reach Redis stays dirty and is flushed when Redis is back;
+until then other processes may serve the old value until its TTL.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -86,12 +90,21 @@ def args_key(args: tuple[object, ...]) -> str:
 class _Entry:
     value: Any
     expires: float
-    versions: tuple[int, ...]
+    versions: tuple[tuple[int, int], ...]  # per tag: (version confirmed by Redis, local generation)
     stats: QueryStats
 
 
 class CacheStore:
-    """One per `Database`: the in-process tier, the tag versions, and the Redis tier when configured."""
+    """One per `Database`: the in-process tier, the tag versions, and the Redis tier when configured.
+
+    Two kinds of tag version, never mixed: a local *generation* per tag, bumped synchronously by every
+    invalidation of this process (so its own in-process entries go stale at once), and the *confirmed* version,
+    which only Redis issues (INCR) and which alone stamps Redis entries. A tag this process invalidated but
+    Redis has not yet confirmed is *dirty*: its keys bypass the Redis tier until the INCR lands (a background
+    flush retries it), so no process ever serves, or writes, a Redis entry under a number Redis did not give.
+    An *epoch* key (random, set when missing) tells a Redis that restarted empty: versions from another epoch
+    are dropped with the in-process tier.
+    """
 
     def __init__(
         self,
@@ -107,8 +120,14 @@ class CacheStore:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._max = max_entries
         self._local_ttl = local_ttl
-        self._versions: dict[str, int] = {}
-        self._inflight: dict[tuple[str, tuple[int, ...]], asyncio.Future[Any]] = {}
+        self._generations: dict[str, int] = {}
+        self._confirmed: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        self._dirty_by: dict[
+            str, QueryStats
+        ] = {}  # the write that made a tag dirty: its Redis errors are counted there
+        self._epoch: str | None = None
+        self._inflight: dict[tuple[str, tuple[tuple[int, int], ...]], asyncio.Future[Any]] = {}
         self._redis = redis
         self._redis_url = mask_url(redis_url)
         self._ns = namespace
@@ -117,6 +136,7 @@ class CacheStore:
         self._down_until = 0.0
         self._down_logged = False
         self._subscriber: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self.channel = f"{namespace}:invalidate"
 
     @classmethod
@@ -152,52 +172,72 @@ class CacheStore:
         return self._redis is not None
 
     # -- the read path ---------------------------------------------------------------------------------------------
+    def _snapshot(self, tags: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+        return tuple((self._confirmed.get(t, 0), self._generations.get(t, 0)) for t in tags)
+
     async def get_or_load(self, q: Bound, args: tuple[object, ...], load: Callable[[], Awaitable[Any]]) -> Any:
         policy = q.cache
         assert policy is not None
         stats = q.stats
         key = f"{q.name}\x1e{args_key(args)}"
         tags = (q.name, *tags_of(policy.tags, args))
-        versions = tuple(self._versions.get(t, 0) for t in tags)
-        now = time.monotonic()
-        entry = self._entries.get(key)
-        if entry is not None:
-            if entry.expires > now and entry.versions == versions:
-                self._entries.move_to_end(key)
-                stats.cache_hits += 1
-                return entry.value
-            del self._entries[key]
+        while True:
+            snapshot = self._snapshot(tags)
+            entry = self._entries.get(key)
+            if entry is not None:
+                if entry.expires > time.monotonic() and entry.versions == snapshot:
+                    self._entries.move_to_end(key)
+                    stats.cache_hits += 1
+                    return entry.value
+                del self._entries[key]
 
-        if self._redis is not None and now >= self._down_until:
-            found, value, versions = await self._redis_get(q, key, tags, versions)
-            if found:
-                stats.cache_hits += 1
-                self._put(key, value, policy.ttl, versions, stats)
-                return value
+            remote: tuple[int, ...] | None = (
+                None  # Redis-issued versions at read start: the only stamp of a Redis entry
+            )
+            if self._redis_usable(tags):
+                found, value, remote = await self._redis_get(q, key, tags)
+                snapshot = self._snapshot(tags)  # the read may have learned newer versions
+                if found:
+                    stats.cache_hits += 1
+                    self._put(key, value, policy.ttl, snapshot, stats)
+                    return value
 
-        flight = (key, versions)
-        pending = self._inflight.get(flight)
-        if pending is not None:  # the same read, from the same snapshot of versions, is running: share it
+            flight = (key, snapshot)
+            pending = self._inflight.get(flight)
+            if pending is None:
+                break
+            try:  # the same read, from the same snapshot, is running: share its result
+                value = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                continue  # the leader was cancelled, not this task: try again (it may lead now)
             stats.cache_hits += 1
-            return await asyncio.shield(pending)
+            return value
+
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[flight] = future
         try:
             value = await load()
+        except asyncio.CancelledError:
+            future.cancel()  # followers try again themselves: a cancellation is not theirs to share
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody else was waiting
             raise
         finally:
-            self._inflight.pop(flight, None)
+            if self._inflight.get(flight) is future:
+                del self._inflight[flight]
         future.set_result(value)
         stats.cache_misses += 1
-        self._put(key, value, policy.ttl, versions, stats)
-        if self._redis is not None and time.monotonic() >= self._down_until:
-            await self._redis_set(q, key, value, versions, policy.ttl)
+        self._put(key, value, policy.ttl, snapshot, stats)
+        if remote is not None and self._redis_usable(tags):
+            await self._redis_set(q, key, value, remote, policy.ttl)
         return value
 
-    def _put(self, key: str, value: Any, ttl: float, versions: tuple[int, ...], stats: QueryStats) -> None:
+    def _put(self, key: str, value: Any, ttl: float, versions: tuple[tuple[int, int], ...], stats: QueryStats) -> None:
         local = ttl if self._local_ttl is None else min(ttl, self._local_ttl)
         self._entries[key] = _Entry(value, time.monotonic() + local, versions, stats)
         self._entries.move_to_end(key)
@@ -206,81 +246,140 @@ class CacheStore:
             evicted.stats.cache_evictions += 1
 
     # -- invalidation ----------------------------------------------------------------------------------------------
-    async def invalidate(self, tags: Iterable[str], stats: QueryStats | None = None) -> None:
-        """Make every entry carrying one of `tags` invalid, here and (with Redis) in every process. Never raises."""
+    def invalidate(self, tags: Iterable[str], stats: QueryStats | None = None) -> None:
+        """Make every entry carrying one of `tags` invalid. Synchronous, so nothing (a cancellation, a slow or
+        hung Redis) can come between a write and the invalidation of this process's entries; with Redis, the
+        tags are dirty until a background flush has INCRed them and published the new versions. Never raises."""
         tags = tuple(dict.fromkeys(tags))
         if not tags:
             return
         for t in tags:
-            self._versions[t] = self._versions.get(t, 0) + 1
+            self._generations[t] = self._generations.get(t, 0) + 1
         if stats is not None:
             stats.cache_invalidations += len(tags)
-        if self._redis is None:
-            return
-        try:
-            async with asyncio.timeout(self._timeout * 2):
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for t in tags:
-                        pipe.incr(self._tag_key(t))
-                    new = await pipe.execute()
-                for t, v in zip(tags, new, strict=True):
-                    self._versions[t] = max(self._versions[t], int(v))
-                await self._redis.publish(self.channel, json.dumps({t: self._versions[t] for t in tags}))
-            self._redis_ok()
-        except Exception as exc:
-            self._redis_failed(exc, stats)
+        if self._redis is not None:
+            self._dirty.update(tags)
+            if stats is not None:
+                self._dirty_by.update(dict.fromkeys(tags, stats))
+            self._schedule_flush()
 
-    def _learn(self, tags: tuple[str, ...], remote: Iterable[Any]) -> tuple[int, ...]:
-        """Versions are the larger of what Redis says and what this process has seen (its own bumps
-        included, even those Redis missed while it was down)."""
-        out = []
-        for t, r in zip(tags, remote, strict=True):
-            v = max(self._versions.get(t, 0), int(r or 0))
-            self._versions[t] = v
-            out.append(v)
-        return tuple(out)
+    def _schedule_flush(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            try:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="datalayer-cache-flush")
+            except RuntimeError:
+                pass  # no running loop (shutdown): the dirty tags bypass Redis until a later flush
+
+    async def _flush(self) -> None:
+        """INCR the dirty tags in Redis and publish their new versions; on failure they stay dirty."""
+        while self._dirty and self._redis is not None:
+            if time.monotonic() < self._down_until:
+                return  # Redis is being left alone; the next use after the pause flushes
+            tags = tuple(sorted(self._dirty))
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._ensure_epoch()
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for t in tags:
+                            pipe.incr(self._tag_key(t))
+                        new = await pipe.execute()
+                    confirmed = {t: int(v) for t, v in zip(tags, new, strict=True)}
+                    for t, v in confirmed.items():
+                        self._confirmed[t] = max(self._confirmed.get(t, 0), v)
+                    self._dirty.difference_update(tags)
+                    for t in tags:
+                        self._dirty_by.pop(t, None)
+                    await self._redis.publish(self.channel, json.dumps({"epoch": self._epoch, "tags": confirmed}))
+                self._redis_ok()
+            except Exception as exc:
+                for st in {id(v): v for t, v in self._dirty_by.items() if t in tags}.values():
+                    st.cache_redis_errors += 1
+                self._redis_failed(exc, None)
+                return
+
+    async def settle(self) -> None:
+        """Wait until this process's invalidations have reached Redis (or failed to): tests, shutdown."""
+        while self._flusher is not None and not self._flusher.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flusher)
 
     # -- Redis -----------------------------------------------------------------------------------------------------
+    def _redis_usable(self, tags: tuple[str, ...]) -> bool:
+        if self._redis is None or time.monotonic() < self._down_until:
+            return False
+        if self._dirty:
+            if not self._dirty.isdisjoint(tags):
+                self._schedule_flush()
+                return False  # this process invalidated it and Redis has not confirmed: Redis may be stale
+        return True
+
     def _tag_key(self, tag: str) -> str:
         return f"{self._ns}:tag:{tag}"
 
     def _entry_key(self, key: str) -> str:
         return f"{self._ns}:e:{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"
 
-    async def _redis_get(
-        self, q: Bound, key: str, tags: tuple[str, ...], versions: tuple[int, ...]
-    ) -> tuple[bool, Any, tuple[int, ...]]:
+    async def _ensure_epoch(self) -> None:
+        assert self._redis is not None
+        if self._epoch is None:
+            await self._redis.set(f"{self._ns}:epoch", uuid.uuid4().hex, nx=True)
+            current = await self._redis.get(f"{self._ns}:epoch")
+            self._adopt_epoch(current.decode() if isinstance(current, bytes) else str(current))
+
+    def _adopt_epoch(self, epoch: str) -> None:
+        """Versions of another epoch (a Redis that restarted empty) mean nothing: start again from Redis's."""
+        if epoch != self._epoch:
+            if self._epoch is not None:
+                self._entries.clear()
+                self._confirmed.clear()
+            self._epoch = epoch
+
+    async def _redis_get(self, q: Bound, key: str, tags: tuple[str, ...]) -> tuple[bool, Any, tuple[int, ...] | None]:
         assert self._redis is not None
         try:
-            async with asyncio.timeout(self._timeout * 2):
-                raw, *remote = await self._redis.mget([self._entry_key(key), *(self._tag_key(t) for t in tags)])
+            async with asyncio.timeout(self._timeout):
+                await self._ensure_epoch()
+                raw, epoch, *remote_raw = await self._redis.mget(
+                    [self._entry_key(key), f"{self._ns}:epoch", *(self._tag_key(t) for t in tags)]
+                )
+                if epoch is None:  # Redis restarted empty: a new epoch
+                    self._epoch = None
+                    await self._ensure_epoch()
+                    return False, None, None
             self._redis_ok()
         except Exception as exc:
             self._redis_failed(exc, q.stats)
-            return False, None, versions
-        current = self._learn(tags, remote)
+            return False, None, None
+        try:
+            self._adopt_epoch(epoch.decode() if isinstance(epoch, bytes) else str(epoch))
+            remote = tuple(int(r) if r is not None else 0 for r in remote_raw)
+        except (ValueError, TypeError, AttributeError):
+            return False, None, None  # a tag key that is not a number: this read bypasses Redis
+        for t, v in zip(tags, remote, strict=True):
+            self._confirmed[t] = max(self._confirmed.get(t, 0), v)
         if raw is None:
-            return False, None, current
+            return False, None, remote
         try:
             stored = json.loads(raw)
-            if stored.get("shape") != q.cache_shape or tuple(stored.get("versions", ())) != current:
-                return False, None, current  # written by another model shape, or before an invalidation
+            if (
+                not isinstance(stored, dict)
+                or stored.get("shape") != q.cache_shape
+                or stored.get("epoch") != self._epoch
+            ):
+                return False, None, remote
+            if tuple(stored.get("versions", ())) != remote:
+                return False, None, remote  # written before an invalidation
             adapter: TypeAdapter[Any] = q.cache_adapter
-            return True, adapter.validate_python(stored["data"]), current
-        except (ValueError, TypeError, KeyError, ValidationError):
-            return False, None, current  # unreadable: a miss, never a crash
+            return True, adapter.validate_python(stored["data"]), remote
+        except (ValueError, TypeError, KeyError, ValidationError, RecursionError, AttributeError):
+            return False, None, remote  # unreadable or of another shape: a miss, never a crash
 
     async def _redis_set(self, q: Bound, key: str, value: Any, versions: tuple[int, ...], ttl: float) -> None:
         assert self._redis is not None and q.cache_adapter is not None
-        payload = json.dumps(
-            {
-                "shape": q.cache_shape,
-                "versions": list(versions),
-                "data": q.cache_adapter.dump_python(value, mode="json"),
-            }
-        )
         try:
-            async with asyncio.timeout(self._timeout * 2):
+            payload = json.dumps({"shape": q.cache_shape, "epoch": self._epoch, "versions": list(versions),
+                                  "data": q.cache_adapter.dump_python(value, mode="json")})  # fmt: skip
+            async with asyncio.timeout(self._timeout):
                 await self._redis.set(self._entry_key(key), payload, px=max(1, int(ttl * 1000)))
             self._redis_ok()
         except Exception as exc:
@@ -301,6 +400,8 @@ class CacheStore:
         if self._down_logged:
             self._down_logged = False
             log.warning("Redis at %s answers again; the shared cache is back", self._redis_url)
+        if self._dirty:
+            self._schedule_flush()
 
     # -- cross-process invalidation --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -320,9 +421,11 @@ class CacheStore:
                         message = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if message is None or message.get("type") != "message":
                             continue
-                        with contextlib.suppress(ValueError, TypeError, AttributeError):
-                            for tag, version in json.loads(message["data"]).items():
-                                self._versions[tag] = max(self._versions.get(tag, 0), int(version))
+                        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
+                            data = json.loads(message["data"])
+                            self._adopt_epoch(str(data["epoch"]))
+                            for tag, version in data["tags"].items():
+                                self._confirmed[tag] = max(self._confirmed.get(tag, 0), int(version))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -331,6 +434,9 @@ class CacheStore:
                 delay = min(delay * 2, self._retry)
 
     async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._flusher, self._timeout * 2)  # publish what this process invalidated
         if self._subscriber is not None:
             self._subscriber.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

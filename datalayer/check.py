@@ -161,7 +161,37 @@ async def run(ex: Executor, url: str) -> Report:
             report.problems.extend(_check_binding(where, b, d, type_names, nullability))
     for name in sorted(set(q.REGISTRY) - set(loaded)):
         report.problems.append(f"{name}: bound in a repository but missing from queries/")
+    report.problems.extend(await _check_filters(ex, url, report))
     return report
+
+
+async def _check_filters(ex: Executor, url: str, report: Report) -> list[str]:
+    """Every dynamic filter whitelist (datalayer.filters): the widest statement it can produce prepares, and
+    each column's declared type is the one PostgreSQL infers for its parameter."""
+    from datalayer.filters import REGISTRY as FILTERS
+
+    problems: list[str] = []
+    probes = [(f, *f.probe()) for f in FILTERS]
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            described = [(f, describe(conn, sql), declared) for f, sql, declared in probes]
+    except psycopg.OperationalError as exc:
+        raise connect_failed(url, exc) from exc
+    oids = sorted({p for _f, d, _ in described if not isinstance(d, str) for p in d.params})
+    type_names = await CatalogRepository(ex).type_names(oids)
+    for f, d, declared in described:
+        report.checked += 1
+        where = f"filters over {f.base.name}"
+        if isinstance(d, str):
+            problems.append(f"{where}: the widest filter statement does not prepare: {d}")
+            continue
+        for (column, annotation), oid in zip(declared, d.params, strict=True):
+            pg_type = type_names.get(oid, f"oid {oid}")
+            if not _type_ok(pg_type, annotation):
+                problems.append(
+                    f"{where}: column {column} is {pg_type} in PostgreSQL but the whitelist says {_show(annotation)}"
+                )
+    return problems
 
 
 def _check_params(where: str, b: q.Bound, d: Described, type_names: dict[int, str]) -> list[str]:

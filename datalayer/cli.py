@@ -398,7 +398,10 @@ def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
             cached, "-" if not r["cache_invalidations"] else str(r["cache_invalidations"]),
             *("-" if r[k] is None else str(r[k]) for k in ("server_calls", "server_mean_ms")),
         )  # fmt: skip
-    Console(width=max(console.width, 170)).print(table)  # query names are long: never cut them
+    longest = max((len(r["name"]) for r in report["queries"]), default=10)
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = longest  # query names are long: never cut them
+    Console(width=max(console.width, longest + 130)).print(table)
     if report["pg_stat_statements"] != "available":
         click.echo(report["pg_stat_statements"])
 

@@ -223,7 +223,7 @@ class Executor:
         q.stats.errors += 1
         cause = _unwrap(exc)
         if q.invalidates is not None and not isinstance(exc, _NotSent) and is_connection_lost(cause):
-            await self._invalidate(q, original)  # the write may have run: invalidating too much is only a miss
+            self._invalidate(q, original)  # the write may have run: invalidating too much is only a miss
         if self._pool is not None and self._pool.is_closing():
             raise errors.Unavailable(
                 f"query {q.name} ran after its Database was closed; use it inside `async with Database.connect()`",
@@ -246,10 +246,14 @@ class Executor:
                 row = await self._pooled("fetchrow", q.sql, values)
         except _CAUGHT as exc:
             row = await self._recover(q, "fetchrow", values, exc, started, args)
+        except asyncio.CancelledError:
+            if q.invalidates is not None:
+                self._invalidate(q, args)  # cancelled: the write may have run (or committed during the release)
+            raise
         if self._stats or self._slow_s or observers:
             self._finished(q, started, row is not None)
         if q.invalidates is not None:
-            await self._invalidate(q, args)
+            self._invalidate(q, args)
         if row is None:
             return None
         build = q.build if self._trust else q.validate
@@ -270,10 +274,14 @@ class Executor:
                 rows = await self._pooled("fetch", q.sql, values)
         except _CAUGHT as exc:
             rows = await self._recover(q, "fetch", values, exc, started, args)
+        except asyncio.CancelledError:
+            if q.invalidates is not None:
+                self._invalidate(q, args)
+            raise
         if self._stats or self._slow_s or observers:
             self._finished(q, started, len(rows))
         if q.invalidates is not None:
-            await self._invalidate(q, args)
+            self._invalidate(q, args)
         build = q.build if self._trust else q.validate
         assert build is not None
         return [build(row) for row in rows]
@@ -291,10 +299,14 @@ class Executor:
                 result = await self._pooled("fetchval", q.sql, values)
         except _CAUGHT as exc:
             result = await self._recover(q, "fetchval", values, exc, started, args)
+        except asyncio.CancelledError:
+            if q.invalidates is not None:
+                self._invalidate(q, args)
+            raise
         if self._stats or self._slow_s or observers:
             self._finished(q, started, 1)
         if q.invalidates is not None:
-            await self._invalidate(q, args)
+            self._invalidate(q, args)
         return result
 
     async def execute(self, q: Execute, *args: object) -> str:
@@ -307,28 +319,34 @@ class Executor:
                 status = await self._pooled("execute", q.sql, values)
         except _CAUGHT as exc:
             status = await self._recover(q, "execute", values, exc, started, args)
+        except asyncio.CancelledError:
+            if q.invalidates is not None:
+                self._invalidate(q, args)
+            raise
         if self._stats or self._slow_s or observers:
             tail = status.rsplit(" ", 1)[-1]
             self._finished(q, started, int(tail) if tail.isdigit() else 0)
         if q.invalidates is not None:
-            await self._invalidate(q, args)
+            self._invalidate(q, args)
         return status
 
-    async def _invalidate(self, q: Bound, args: tuple[object, ...]) -> None:
-        """After a write returned: invalidate its tags now (on the pool the statement has committed), or at
-        COMMIT (on a transaction's connection; never if it rolls back)."""
+    def _invalidate(self, q: Bound, args: tuple[object, ...]) -> None:
+        """After a write: invalidate its tags now (on the pool the statement has committed), or at COMMIT (on a
+        transaction's connection; never if it rolls back). Synchronous: no await can come between the write and
+        the invalidation of this process's cached entries."""
         tags = tags_of(q.invalidates, args)
         if self._pending is not None:
             self._pending.append((tags, q.stats))
         elif self._cfg.cache is not None:
-            await self._cfg.cache.invalidate(tags, q.stats)
+            self._cfg.cache.invalidate(tags, q.stats)
 
-    async def committed(self) -> None:
-        """The transaction this executor ran committed (or may have): run the invalidations its writes declared."""
+    def committed(self) -> None:
+        """The transaction this executor ran committed (or may have): run the invalidations its writes declared.
+        Synchronous, for the same reason."""
         pending, self._pending = self._pending or [], []
         if self._cfg.cache is not None:
             for tags, stats in pending:
-                await self._cfg.cache.invalidate(tags, stats)
+                self._cfg.cache.invalidate(tags, stats)
 
 
 class Transaction:
@@ -498,10 +516,13 @@ class Database:
         try:
             async with _tx(pooled, isolation, nested=False):
                 yield Transaction(tx_ex)
-            await tx_ex.committed()
+            tx_ex.committed()
         except errors.Unavailable as exc:
             if exc.commit_unknown:
-                await tx_ex.committed()  # it may have committed: invalidating too much is only a miss
+                tx_ex.committed()  # it may have committed: invalidating too much is only a miss
+            raise
+        except asyncio.CancelledError:
+            tx_ex.committed()  # cancelled around COMMIT, it may have committed: invalidate (at worst a miss)
             raise
         finally:
             await _release_quietly(self.pool, pooled)

@@ -43,11 +43,17 @@ MAX_SCALAR_PARAMS = 2
 
 def invalid_input(model: type[BaseModel], exc: ValidationError) -> InvalidData:
     """One InvalidData naming every bad field, never echoing a value (it may be a secret)."""
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)
-    )
-    return InvalidData(f"invalid input for {model.__name__}: {problems}")
+    problems: dict[str, list[str]] = {}
+    for err in exc.errors(include_input=False, include_url=False):
+        # Union members and validator kinds appear in `loc` ("lax-or-strict[…]"): keep the field path only.
+        where = ".".join(
+            str(p)
+            for p in err["loc"]
+            if not (isinstance(p, str) and ("[" in p or p.startswith(("function-", "json-"))))
+        )
+        problems.setdefault(where or "input", []).append(err["msg"])
+    text = "; ".join(f"{where}: {' or '.join(dict.fromkeys(msgs))}" for where, msgs in problems.items())
+    return InvalidData(f"invalid input for {model.__name__}: {text}")
 
 
 class Params(BaseModel):
@@ -346,8 +352,10 @@ class Bound:
         if self.cache is not None:
             if self.shape == "execute" or not is_plain_read(self.query.sql):
                 raise TypeError(f"query {self.name} ({self.query.source}) writes: only a plain read can be cached")
-            returned: Any = self.value_type
-            if self.shape == "one":
+            returned: Any = None
+            if self.shape == "value":
+                returned = Union[self.value_type, None]  # noqa: UP007 - a `$` query may return NULL (no row)
+            elif self.shape == "one":
                 returned = self.model | None  # type: ignore[operator]
             elif self.shape == "many":
                 returned = list[self.model]  # type: ignore[name-defined]

@@ -4,6 +4,7 @@ cross-process invalidation, Redis stopped mid-run, concurrent misses collapsed, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -158,6 +159,8 @@ async def test_two_processes_see_each_others_invalidations_through_redis(
     async with Database.connect(s, database_url) as a, Database.connect(s, database_url) as b:
         ra, rb = SystemStateRepository(a), SystemStateRepository(b)
         await ra.set(key, "one")
+        assert a.executor.cache is not None
+        await a.executor.cache.settle()  # its invalidation has reached Redis: a's reads may use (and fill) it again
         assert (await ra.get(key)).value == "one"  # type: ignore[union-attr]
         before = calls()
         assert (await rb.get(key)).value == "one"  # type: ignore[union-attr]  # b: a Redis hit, no statement
@@ -181,6 +184,8 @@ async def test_an_entry_of_another_model_shape_is_a_miss(
     async with Database.connect(s, database_url) as db:
         repo = SystemStateRepository(db)
         await repo.set(key, 7)
+        assert db.executor.cache is not None
+        await db.executor.cache.settle()
         await repo.get(key)
         client = aioredis.from_url(redis_server.url)
         try:
@@ -221,6 +226,8 @@ async def test_redis_stopped_mid_run_reads_fall_through_and_writes_succeed(datab
                 await asyncio.wait_for(repo.set(key, f"down-{n}"), 5)  # writes still succeed
                 assert (await asyncio.wait_for(repo.get(key), 5)).value == f"down-{n}"  # type: ignore[union-attr]
             assert time.monotonic() - started < 10  # nothing hung
+            assert db.executor.cache is not None
+            await asyncio.wait_for(db.executor.cache.settle(), 5)  # the background flush has tried (and failed)
             assert redis_errors() > errors_before  # counted (and logged once), then Redis left alone for a while
             server.start()  # the same port: Redis is back
             await asyncio.sleep(0.6)  # past the retry pause
@@ -245,3 +252,140 @@ async def test_a_failing_load_fails_every_waiter_and_is_not_cached(database_url:
     async with Database.connect(settings(), database_url) as db:
         results = await asyncio.gather(*(db.executor.one(_SHORT, "x" * 300) for _ in range(5)), return_exceptions=True)
         assert all(isinstance(r, InvalidData) or r is None for r in results), results
+
+
+# -- from an adversarial review: the failures it found, each now a test --------------------------------------------
+async def direct(database_url: str, key: str) -> object:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return json.loads(await conn.fetchval("SELECT value::text FROM twitter_bot.system_state WHERE key = $1", key))
+    finally:
+        await conn.close()
+
+
+async def test_cancelled_writes_never_leave_a_stale_entry(database_url: str, key: str) -> None:
+    """A write cancelled after its statement committed (say, during the connection's release) still invalidates."""
+    import random
+
+    async with Database.connect(settings(), database_url) as db:
+        repo = SystemStateRepository(db)
+        await repo.set(key, -1)
+        rng = random.Random(7)
+        for n in range(60):
+            await repo.get(key)  # cached
+            task = asyncio.create_task(repo.set(key, n))
+            await asyncio.sleep(rng.random() * 0.004)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            got = await repo.get(key)
+            assert got is not None and got.value == await direct(database_url, key), n
+
+
+async def test_a_cancelled_leader_does_not_cancel_its_followers(database_url: str, key: str) -> None:
+    async with Database.connect(settings(pool_max_size=4), database_url) as db:
+        repo = SystemStateRepository(db)
+        await repo.set(key, 5)
+        leader = asyncio.create_task(repo.get(key))
+        await asyncio.sleep(0)  # the leader starts its load
+        followers = [asyncio.create_task(repo.get(key)) for _ in range(5)]
+        await asyncio.sleep(0)
+        leader.cancel()
+        results = await asyncio.gather(*followers)
+        assert [r.value for r in results if r] == [5] * 5
+
+
+@pytest.mark.parametrize("poison", ["null", "[]", "5", '"s"', "[" * 5000 + "]" * 5000, "not json"])
+async def test_a_corrupt_redis_entry_is_a_miss(
+    database_url: str, key: str, redis_server: RedisServer, poison: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    async with Database.connect(settings(redis_url=redis_server.url), database_url) as db:
+        repo = SystemStateRepository(db)
+        await repo.set(key, 3)
+        assert db.executor.cache is not None
+        await db.executor.cache.settle()
+        await repo.get(key)
+        client = aioredis.from_url(redis_server.url)
+        try:
+            for k in await client.keys(f"{db.executor.cache._ns}:e:*"):
+                await client.set(k, poison)
+            for k in await client.keys(f"{db.executor.cache._ns}:tag:*"):
+                await client.set(k, "abc")  # a tag key that is not a number
+        finally:
+            await client.aclose()
+        db.executor.cache.clear()
+        assert (await repo.get(key)).value == 3  # type: ignore[union-attr]  # a miss, never a crash
+
+
+async def test_redis_hung_and_back_no_stale_read_in_the_writing_process(database_url: str, key: str) -> None:
+    """SIGSTOP Redis (it hangs rather than refuses): writes and a 20-write transaction do not wait on it, reads
+    fall through; SIGCONT: every process converges, and a process's reads never go back behind its own writes."""
+    import signal
+
+    if redis_available():
+        pytest.skip(redis_available())
+    server = RedisServer(free_port()).start()
+    s = settings(redis_url=server.url, cache_redis_timeout=0.2, cache_redis_retry=0.3, cache_local_ttl=1.0)
+    try:
+        async with Database.connect(s, database_url) as a, Database.connect(s, database_url) as b:
+            ra, rb = SystemStateRepository(a), SystemStateRepository(b)
+            await ra.set(key, "a1")
+            assert a.executor.cache is not None and b.executor.cache is not None
+            await a.executor.cache.settle()
+            assert (await ra.get(key)).value == "a1" and (await rb.get(key)).value == "a1"  # type: ignore[union-attr]
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                async with a.transaction() as tx:
+                    for n in range(20):
+                        await SystemStateRepository(tx).set(f"{key}-{n}", n)
+                await ra.set(key, "a2")
+                assert time.monotonic() - started < 2.0  # the writes never waited on the hung Redis
+                assert (await ra.get(key)).value == "a2"  # type: ignore[union-attr]  # its own write, at once
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+            await asyncio.sleep(0.4)  # past the retry pause
+            await rb.set(key, "b3")
+            await b.executor.cache.settle()
+            assert (await rb.get(key)).value == "b3"  # type: ignore[union-attr]
+            deadline = time.monotonic() + 3
+            while (await ra.get(key)).value != "b3":  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "a kept the value b replaced"
+                await asyncio.sleep(0.05)
+            await ra.set(key, "a4")
+            assert (await ra.get(key)).value == "a4"  # type: ignore[union-attr]
+    finally:
+        with contextlib.suppress(Exception):
+            server.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+        server.stop()
+
+
+async def test_a_redis_that_restarted_empty_is_a_new_epoch(database_url: str, key: str) -> None:
+    if redis_available():
+        pytest.skip(redis_available())
+    port = free_port()
+    server = RedisServer(port).start()
+    s = settings(redis_url=server.url, cache_redis_retry=0.2, cache_local_ttl=1.0)
+    try:
+        async with Database.connect(s, database_url) as a:
+            ra = SystemStateRepository(a)
+            for n in range(3):  # versions climb to 3 in this epoch
+                await ra.set(key, f"a{n}")
+                assert a.executor.cache is not None
+                await a.executor.cache.settle()
+            assert (await ra.get(key)).value == "a2"  # type: ignore[union-attr]
+            server.stop()
+            server.start()  # empty: its counters start again at 0
+            async with Database.connect(s, database_url) as b:
+                await SystemStateRepository(b).set(key, "b1")
+                assert b.executor.cache is not None
+                await b.executor.cache.settle()
+                deadline = time.monotonic() + 3
+                while (await ra.get(key)).value != "b1":  # type: ignore[union-attr]
+                    assert time.monotonic() < deadline, "a served the old epoch's entry"
+                    await asyncio.sleep(0.05)
+    finally:
+        server.stop()

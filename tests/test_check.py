@@ -40,7 +40,9 @@ def temporarily_bound(*bindings: q.Bound) -> Iterator[None]:
 async def test_check_passes_on_migrated_schema(db: Database, database_url: str) -> None:
     report = await check.run(db.executor, database_url)
     assert report.problems == []
-    assert report.checked == len(q.load()) > 0
+    from datalayer.filters import REGISTRY as FILTERS
+
+    assert report.checked == len(q.load()) + len(FILTERS) > 0  # every named query, and every filter whitelist
 
 
 async def test_check_reports_type_field_and_value_mismatches(db: Database, database_url: str) -> None:
@@ -122,3 +124,19 @@ def test_check_json_lists_retry_policy_and_parameters(database_url: str) -> None
     assert bindings["twitter_bot.get_tweet"]["retry_safe"] is True
     assert bindings["twitter_bot.create_translation"]["retry_safe"] is False
     assert bindings["twitter_bot.get_tweet"]["params"] == ["id: int"]
+
+
+async def test_check_catches_a_filter_whitelist_with_a_wrong_type(db: Database, database_url: str) -> None:
+    from datalayer.chat_bot.users import USER_FILTERS
+    from datalayer.filters import Col
+
+    original = dict(USER_FILTERS.columns)
+    USER_FILTERS.columns["message_count"] = Col(str)  # the column is an integer
+    try:
+        report = await check.run(db.executor, database_url)
+    finally:
+        USER_FILTERS.columns.clear()
+        USER_FILTERS.columns.update(original)
+    assert any("filters over chat_bot.find_users: column message_count is integer" in p for p in report.problems), (
+        report.problems
+    )

@@ -76,5 +76,10 @@ async def test_readme_reddit_example_runs_twice(fresh_url: str, tmp_path: Path) 
     assert outputs[1].splitlines() == ["True posted"], outputs  # each run queues and posts one new comment
 
 
+async def test_readme_chat_example_runs_twice(fresh_url: str, tmp_path: Path) -> None:
+    for out in await run_twice(example("datalayer.chat_bot"), fresh_url, tmp_path):
+        assert out.splitlines() == ["1", "True", "30", "True", "['john_doe']"], out
+
+
 def test_every_python_block_is_run() -> None:
-    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 4
+    assert len([b for b in python_blocks() if "asyncio.run(main())" in b]) == 5

@@ -128,7 +128,8 @@ async def test_reports(db: Database) -> None:
 
 async def test_rate_limit_window(db: Database) -> None:
     repo = ApiUsageRepository(db)
-    await repo.log_many([call(at=NOW - timedelta(seconds=s)) for s in (5, 10, 20, 3000)])
+    now = datetime.now(UTC)  # not the module's NOW: the suite may have run for minutes since it was taken
+    await repo.log_many([call(at=now - timedelta(seconds=s)) for s in (5, 10, 20, 3000)])
     under = await repo.check_rate_limit("twitter", max_calls=5, window=timedelta(minutes=15))
     assert (under.calls_in_window, under.allowed, under.retry_after_seconds) == (3, True, 0)
     over = await repo.check_rate_limit("twitter", max_calls=3, window=timedelta(minutes=15))
