@@ -174,3 +174,35 @@ def test_gdpr_and_chat_cli(database_url: str, tmp_path: object) -> None:
                 await c.close()
 
         asyncio.run(clean())
+
+
+def test_seed_chat_bot_twice_adds_nothing_the_second_time(database_url: str) -> None:
+    import asyncio
+
+    base = ["--database-url", database_url]
+    first = CliRunner().invoke(main, [*base, "seed", "chat-bot", "--users", "4", "--seed", "9", "--json"])
+    second = CliRunner().invoke(main, [*base, "seed", "chat-bot", "--users", "4", "--seed", "9", "--json"])
+    try:
+        assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+        one, two = json.loads(first.output), json.loads(second.output)
+        assert one["created"] == 4 and one["messages"] > 0 and (two["created"], two["messages"]) == (0, 0)
+
+        async def partitions() -> list[object]:
+            async with Database.connect(url=database_url) as db:
+                return await AuditRepository(db).ensure_partitions_ahead(3)  # made at migration: nothing to do
+
+        assert asyncio.run(partitions()) == []
+    finally:
+
+        async def clean() -> None:
+            c = await asyncpg.connect(database_url)
+            try:
+                await c.execute("DELETE FROM chat_bot.users WHERE telegram_id BETWEEN 7000900000 AND 7000999999")
+                # the definitions the seed made, so the rolled-back tests see an empty configuration
+                for table in ("feature_flags", "system_configurations", "rate_limit_configs", "risk_factors",
+                              "personality_profiles", "personality_traits"):  # fmt: skip
+                    await c.execute(f"DELETE FROM chat_bot.{table}")
+            finally:
+                await c.close()
+
+        asyncio.run(clean())
