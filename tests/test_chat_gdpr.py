@@ -166,6 +166,7 @@ def test_gdpr_and_chat_cli(database_url: str, tmp_path: object) -> None:
         async def clean() -> None:
             c = await asyncpg.connect(database_url)
             try:
+                await c.execute("DELETE FROM chat_bot.security_events WHERE user_id = $1", user_id)
                 await c.execute("DELETE FROM chat_bot.users WHERE id = $1", user_id)
                 await c.execute("DELETE FROM chat_bot.feature_flags WHERE key = 'cli_flag'")
                 await c.execute("DELETE FROM chat_bot.system_configurations WHERE key = 'ai.default_personality'")
