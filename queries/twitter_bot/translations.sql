@@ -45,7 +45,7 @@ WITH held AS (
       FROM twitter_bot.translations
      WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
      ORDER BY created_at, id
-     LIMIT :limit
+     LIMIT greatest(:limit - (SELECT count(*) FROM held), 0)  -- none when the held ones fill the limit
        FOR UPDATE SKIP LOCKED
 ), chosen AS (
     SELECT id FROM (SELECT id, 0 AS rank FROM held UNION ALL SELECT id, 1 FROM free) AS both_kinds
