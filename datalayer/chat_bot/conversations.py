@@ -34,7 +34,12 @@ class CreateConversationParams(Params):
 
 class ListUserConversationsParams(Params):
     user_id: int
-    status: Status | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+class ListUserConversationsByStatusParams(Params):
+    user_id: int
+    status: Status
     limit: int = Field(default=50, ge=1, le=1000)
 
 
@@ -45,7 +50,12 @@ class SetConversationStatusParams(Params):
 
 _CREATE = q.one("chat_bot.create_conversation", Conversation, CreateConversationParams, retry=False)
 _GET = q.one("chat_bot.get_conversation", Conversation, (int,))
+# Two queries, not one with `(status IS NULL OR status = $2)`: that can never be an index condition, and the
+# generic plan asyncpg settles on then read all of a user's conversations (a plan review at 60k conversations).
 _LIST = q.many("chat_bot.list_user_conversations", Conversation, ListUserConversationsParams)
+_LIST_BY_STATUS = q.many(
+    "chat_bot.list_user_conversations_by_status", Conversation, ListUserConversationsByStatusParams
+)
 _STATUS = q.one("chat_bot.set_conversation_status", Conversation, SetConversationStatusParams, retry=True)
 
 
@@ -62,9 +72,10 @@ class ConversationRepository(Repository):
         self, user_id: int, status: Status | None = None, limit: int = 50
     ) -> list[Conversation]:
         """The seed's get_user_conversations: of one status (or all), most recent first."""
-        return await self._x.many(
-            _LIST, params(ListUserConversationsParams, user_id=user_id, status=status, limit=limit)
-        )
+        if status is None:
+            return await self._x.many(_LIST, params(ListUserConversationsParams, user_id=user_id, limit=limit))
+        p = params(ListUserConversationsByStatusParams, user_id=user_id, status=status, limit=limit)
+        return await self._x.many(_LIST_BY_STATUS, p)
 
     async def set_status(self, conversation_id: int, status: Status) -> Conversation:
         """Pause, close, archive or reopen. Retry-safe."""

@@ -8,11 +8,19 @@ RETURNING id, user_id, session_id, title, status, message_count, total_tokens, l
 -- One conversation.
 SELECT id, user_id, session_id, title, status, message_count, total_tokens, last_message_at, created_at, updated_at FROM chat_bot.conversations WHERE id = :id;
 
--- name: list_user_conversations(user_id, status, limit)
--- A user's conversations (of one status, or all when status is NULL), most recent first.
+-- name: list_user_conversations(user_id, limit)
+-- A user's conversations, most recent first.
 SELECT id, user_id, session_id, title, status, message_count, total_tokens, last_message_at, created_at, updated_at
   FROM chat_bot.conversations
- WHERE user_id = :user_id AND (:status::text IS NULL OR status = :status)
+ WHERE user_id = :user_id
+ ORDER BY last_message_at DESC NULLS LAST, id DESC
+ LIMIT :limit;
+
+-- name: list_user_conversations_by_status(user_id, status, limit)
+-- A user's conversations of one status, most recent first.
+SELECT id, user_id, session_id, title, status, message_count, total_tokens, last_message_at, created_at, updated_at
+  FROM chat_bot.conversations
+ WHERE user_id = :user_id AND status = :status
  ORDER BY last_message_at DESC NULLS LAST, id DESC
  LIMIT :limit;
 

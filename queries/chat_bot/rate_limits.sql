@@ -20,10 +20,12 @@ WITH account AS (
      LIMIT 1
 ), used AS (
     SELECT count(*)::bigint AS n, min(occurred_at) AS oldest
+      -- The window's start as a scalar subquery: a parameter of the index scan, so a user with a long history
+      -- and few recent events reads only those (as a join filter it walked the whole history).
       FROM (SELECT e.occurred_at
-              FROM chat_bot.user_activities AS e, rule
+              FROM chat_bot.user_activities AS e
              WHERE e.user_id = :user_id AND e.activity_type = :activity_type
-               AND e.occurred_at > :now::timestamptz - make_interval(secs => rule.window_seconds::double precision)
+               AND e.occurred_at > :now::timestamptz - (SELECT make_interval(secs => window_seconds::double precision) FROM rule)
                AND e.occurred_at <= :now::timestamptz
              ORDER BY e.occurred_at DESC
              LIMIT (SELECT max_events FROM rule)) AS recent

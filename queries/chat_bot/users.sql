@@ -75,11 +75,15 @@ RETURNING id, telegram_id, username, first_name, last_name, language_code, is_pr
 -- A live user's messages, conversations (all and active), first and last message, mean sentiment and tokens, in one query.
 SELECT u.id AS user_id,
        u.message_count::bigint AS messages,
-       (SELECT count(*) FROM chat_bot.conversations AS c WHERE c.user_id = u.id)::bigint AS conversations,
-       (SELECT count(*) FROM chat_bot.conversations AS c WHERE c.user_id = u.id AND c.status = 'active')::bigint AS active_conversations,
+       c.conversations, c.active_conversations,
        (SELECT min(m.created_at) FROM chat_bot.messages AS m WHERE m.user_id = u.id) AS first_message_at,
        u.last_activity_at,
        (SELECT avg(m.sentiment) FROM chat_bot.messages AS m WHERE m.user_id = u.id AND m.role = 'user')::double precision AS avg_sentiment,
-       (SELECT coalesce(sum(c.total_tokens), 0) FROM chat_bot.conversations AS c WHERE c.user_id = u.id)::bigint AS total_tokens
+       c.total_tokens
   FROM chat_bot.users AS u
+ CROSS JOIN LATERAL (
+       SELECT count(*)::bigint AS conversations,
+              count(*) FILTER (WHERE status = 'active')::bigint AS active_conversations,
+              coalesce(sum(total_tokens), 0)::bigint AS total_tokens
+         FROM chat_bot.conversations WHERE user_id = u.id) AS c
  WHERE u.id = :id AND u.deleted_at IS NULL;
