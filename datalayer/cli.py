@@ -288,11 +288,13 @@ def check(app: AppContext, as_json: bool) -> None:
 
 # -- health ------------------------------------------------------------------------------------------------------
 @main.command()
-@click.option("--quick", is_flag=True, help="Only the quick checks (today the same set: more checks come later).")
+@click.option("--quick", is_flag=True, help="Only the quick checks: leave out the per-table summary.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def health(app: AppContext, quick: bool, as_json: bool) -> None:
     """Report whether the database is healthy: reachable, latency, version, pending migrations, drift.
+
+    Without --quick it also lists every table of every bot schema with its estimated live rows and size.
 
     Exits 1 when it is not (also when the server cannot be reached: then `reachable` is false).
 
@@ -301,7 +303,7 @@ def health(app: AppContext, quick: bool, as_json: bool) -> None:
     from datalayer import health as checks
 
     try:
-        report = app.with_db(checks.quick, check_schema=False)
+        report = app.with_db(checks.quick if quick else checks.full, check_schema=False)
     except DatalayerError as exc:
         try:
             url = app.url
@@ -313,7 +315,11 @@ def health(app: AppContext, quick: bool, as_json: bool) -> None:
     else:
         table = Table("check", "result", show_header=False)
         for key, val in report.items():
-            table.add_row(key, ", ".join(map(str, val)) if isinstance(val, list) else str(val))
+            if key == "tables":
+                val = [checks.describe_table(entry) for entry in val]
+                table.add_row(key, "\n".join(val))
+            else:
+                table.add_row(key, ", ".join(map(str, val)) if isinstance(val, list) else str(val))
         console.print(table)
         console.print("[green]healthy[/green]" if report["ok"] else "[red]unhealthy[/red]")
     if not report["ok"]:

@@ -12,6 +12,9 @@ from datalayer.errors import DatalayerError
 from datalayer.migrate import schema_state
 from datalayer.ops.health import HealthRepository
 
+#: The schemas `health` (without --quick) summarises: one per bot, and the shared one.
+SCHEMAS = ["ops", "twitter_bot", "chat_bot", "error_api", "reddit_bot", "discord_bot"]
+
 
 def unreachable(url: str, error: DatalayerError) -> dict[str, Any]:
     """The report when no connection could be opened."""
@@ -44,3 +47,38 @@ async def quick(db: Database, samples: int = 5) -> dict[str, Any]:
     )
     report["ok"] = not pending and not drift
     return report
+
+
+async def full(db: Database) -> dict[str, Any]:
+    """The quick checks, and every table of every bot schema: estimated live rows and size on disk."""
+    report = await quick(db)
+    if not report["reachable"]:
+        return report
+    try:
+        tables = await HealthRepository(db).schema_tables(SCHEMAS)
+    except DatalayerError as exc:
+        report.update(ok=False, error=str(exc))
+        return report
+    report["tables"] = [
+        {
+            "table": f"{t.schema_name}.{t.table_name}",
+            "live_rows": t.live_rows,
+            "total_bytes": t.total_bytes,
+            **({"partitions": t.partitions} if t.partitioned else {}),
+        }
+        for t in tables
+    ]
+    return report
+
+
+def describe_table(entry: dict[str, Any]) -> str:
+    """One line of the human report: `reddit_bot.comments ~1,204 rows, 96 kB`."""
+    size = float(entry["total_bytes"])
+    unit = "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            break
+        size /= 1024
+    shown = f"{size:.0f} {unit}" if unit == "B" or size >= 10 else f"{size:.1f} {unit}"
+    parts = f", {entry['partitions']} partitions" if "partitions" in entry else ""
+    return f"{entry['table']} ~{entry['live_rows']:,} rows, {shown}{parts}"

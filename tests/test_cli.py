@@ -124,7 +124,24 @@ def test_contradictory_or_out_of_range_options_are_usage_errors(args: list[str],
 def test_health_works_without_quick(database_url: str) -> None:
     result = CliRunner().invoke(main, ["--database-url", database_url, "health"])
     assert result.exit_code == 0, result.output
-    assert "healthy" in result.output
+    assert "healthy" in result.output and "reddit_bot.comments ~" in result.output
+
+
+def test_full_health_lists_every_bot_table(database_url: str) -> None:
+    """Without --quick: each table of each bot schema, a partitioned table once with its partitions summed."""
+    result = CliRunner().invoke(main, ["--database-url", database_url, "health", "--json"])
+    assert result.exit_code == 0, result.output
+    tables = {t["table"]: t for t in json.loads(result.output)["tables"]}
+    for name in ("reddit_bot.posts", "reddit_bot.comments", "reddit_bot.successful_patterns",
+                 "twitter_bot.tweets", "chat_bot.messages", "discord_bot.events", "error_api.api_keys"):  # fmt: skip
+        assert name in tables, name
+        assert tables[name]["total_bytes"] > 0 and tables[name]["live_rows"] >= 0
+    assert tables["error_api.usage_logs"]["partitions"] >= 1
+    assert not any(".usage_logs_" in name for name in tables), "a partition listed on its own"
+    assert {name.split(".")[0] for name in tables} <= {"ops", "twitter_bot", "chat_bot", "error_api", "reddit_bot",
+                                                        "discord_bot"}  # fmt: skip
+    quick = json.loads(CliRunner().invoke(main, ["--database-url", database_url, "health", "--quick", "--json"]).output)
+    assert "tables" not in quick
 
 
 def test_json_commands_report_failures_as_json() -> None:

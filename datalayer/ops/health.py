@@ -6,6 +6,15 @@ from datalayer import queries as q
 from datalayer.repository import Repository, Row
 
 
+class SchemaTable(Row):
+    schema_name: str
+    table_name: str
+    partitioned: bool
+    partitions: int
+    live_rows: int
+    total_bytes: int
+
+
 class ServerInfo(Row):
     server_version: str
     server_version_num: int
@@ -15,6 +24,7 @@ class ServerInfo(Row):
 
 _PING = q.value("ops.ping", int)
 _SERVER_INFO = q.one("ops.get_server_info", ServerInfo)
+_SCHEMA_TABLES = q.many("ops.list_schema_tables", SchemaTable, (list[str],))
 
 
 class HealthRepository(Repository):
@@ -25,3 +35,7 @@ class HealthRepository(Repository):
         info = await self._x.one(_SERVER_INFO)
         assert info is not None  # a SELECT without FROM always returns its row
         return info
+
+    async def schema_tables(self, schemas: list[str]) -> list[SchemaTable]:
+        """The tables of these schemas, each partitioned table once with its partitions summed."""
+        return await self._x.many(_SCHEMA_TABLES, schemas)
