@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     slow_query_ms: float = Field(default=500.0, ge=0, description="log named queries slower than this; 0 = off")
     secret_key: SecretStr | None = Field(default=None, description="key that encrypts stored API credentials")
     api_key_secret: SecretStr | None = Field(
-        default=None, min_length=32, description="server secret of the error API's key digests (HMAC-SHA256)"
+        default=None, description="server secret of the error API's key digests (HMAC-SHA256), ≥ 32 characters"
     )
     application_name: str = Field(default="datalayer", min_length=1, max_length=63)
     retry_attempts: int = Field(default=5, ge=1, le=100, description="tries of a retry-safe call, the first included")
@@ -139,6 +139,30 @@ class Settings(BaseSettings):
             raise ValueError(f"REDIS_URL {mask_url(value)} is not usable: {exc}") from None
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"REDIS_URL {mask_url(value)} is not usable: scheme {parts.scheme!r} is not redis://")
+        if parts.scheme != "unix":
+            if not parts.hostname:
+                raise ValueError(f"REDIS_URL {mask_url(value)} is not usable: it names no host")
+            database = parts.path.strip("/")
+            if database and not database.isdigit():
+                raise ValueError(
+                    f"REDIS_URL {mask_url(value)} is not usable: the path must be a database number, not {database!r}"
+                )
+        return value
+
+    @field_validator("api_key_secret", mode="before")
+    @classmethod
+    def _strong_secret(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("DATALAYER_API_KEY_SECRET must be a string")
+        if len(value.strip()) < 32:
+            raise ValueError(
+                f"DATALAYER_API_KEY_SECRET must be at least 32 characters other than spaces (it has "
+                f"{len(value.strip())}); `datalayer secret-key` makes one"
+            )
         return value
 
     @field_validator("home")
@@ -156,6 +180,16 @@ class Settings(BaseSettings):
                 f"({self.pool_max_size})"
             )
         return self
+
+    def __init__(self, **values: Any) -> None:
+        # A bad setting is a DatalayerError with one line per variable, like every other bad input: a pydantic
+        # ValidationError (with its internals and the offending value) never reaches the caller.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            from datalayer.errors import InvalidData
+
+            raise InvalidData(f"invalid settings: {settings_error(exc)}") from None
 
     def with_overrides(self, **values: object) -> Settings:
         """A copy with the CLI flags that were given (None means 'not given')."""
@@ -177,20 +211,27 @@ def settings_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         field = str(err["loc"][0]) if err["loc"] else ""
-        name = "DATABASE_URL" if field in ("database_url", "DATABASE_URL") else f"DATALAYER_{field.upper()}"
+        aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+        name = aliases.get(field.lower(), field if field.isupper() else f"DATALAYER_{field.upper()}")
         message = err["msg"].removeprefix("Value error, ")
         lines.append(
-            message if message.startswith(("DATABASE_URL", "DATALAYER_")) or not field else f"{name}: {message}"
+            message
+            if message.startswith(("DATABASE_URL", "DATALAYER_", "REDIS_URL")) or not field
+            else f"{name}: {message}"
         )
     return "; ".join(lines)
 
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment plus overrides; a ValueError with a clean one-line message when bad."""
+    from datalayer.errors import InvalidData
+
     try:
         return Settings().with_overrides(**overrides)
     except ValidationError as exc:
         raise ValueError(settings_error(exc)) from None
+    except InvalidData as exc:
+        raise ValueError(str(exc).removeprefix("invalid settings: ")) from None
 
 
 _NETLOC_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*?:)[^/?#@]*@")

@@ -171,6 +171,10 @@ class EmbeddedCluster:
             "pg_stat_statements.track = 'all'\n"
             "track_io_timing = on\n"
             "max_connections = 200\n"
+            "# The server log keeps no row values: DETAIL (`Failing row contains (…)`) would put personal data and\n"
+            "# password hashes there; statement parameters are not logged on error either (the default).\n"
+            "log_error_verbosity = terse\n"
+            "log_parameter_max_length_on_error = 0\n"
         )
         self.conf.write_text(text)
         if self._run_as() is not None:

@@ -195,6 +195,9 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
     schema: str | None = getattr(exc, "schema_name", None)
     column: str | None = getattr(exc, "column_name", None)
     detail: str | None = getattr(exc, "detail", None)
+    if detail and detail.startswith("Failing row contains"):
+        # The whole row, every column: personal data, password hashes, ciphertext. Never in an error or a log.
+        detail = None
     fields: dict[str, Any] = {
         "sqlstate": state,
         "constraint": constraint,
@@ -231,7 +234,10 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
             **fields,
         )
     if state.startswith("22"):
-        return InvalidData(f"invalid value{via}: {exc}; correct the input", **fields)
+        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        return InvalidData(
+            f"invalid value{via}: {message}{f' ({detail})' if detail else ''}; correct the input", **fields
+        )
     if state == "55P03":
         return Retryable(
             f"a lock was not granted in time{via} ({exc}); nothing was changed, run it again later", **fields

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from datalayer.config import Settings, load_settings, mask_url
+from datalayer.errors import InvalidData
 
 
 @pytest.mark.parametrize(
@@ -32,9 +33,22 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DatalayerError naming the variable, never a pydantic ValidationError, never the value."""
     monkeypatch.setenv("DATALAYER_POOL_MAX_SIZE", "zero")
-    with pytest.raises(ValueError, match="pool_max_size"):
+    with pytest.raises(InvalidData, match="DATALAYER_POOL_MAX_SIZE: Input should be a valid integer"):
         Settings()
+    monkeypatch.delenv("DATALAYER_POOL_MAX_SIZE")
+    for secret, shown in (("short-secret", 12), (" " * 40, 0), ("x" * 31 + " ", 31)):
+        monkeypatch.setenv("DATALAYER_API_KEY_SECRET", secret)
+        with pytest.raises(InvalidData, match=rf"DATALAYER_API_KEY_SECRET must be at least 32 .*it has {shown}\)"):
+            Settings()
+    monkeypatch.setenv("DATALAYER_API_KEY_SECRET", "€" * 32)  # characters are counted, not bytes
+    assert Settings().api_key_secret is not None
+    monkeypatch.delenv("DATALAYER_API_KEY_SECRET")
+    for url, problem in (("redis://127.0.0.1:6379/xyz", "must be a database number"), ("redis://", "names no host")):
+        monkeypatch.setenv("REDIS_URL", url)
+        with pytest.raises(InvalidData, match=f"^invalid settings: REDIS_URL .*{problem}"):
+            Settings()
 
 
 @pytest.mark.parametrize(

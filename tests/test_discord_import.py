@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,13 @@ from click.testing import CliRunner
 
 from datalayer import Database
 from datalayer.cli import main
-from datalayer.discord_bot import EventRepository, GuildRepository, ReactionRepository
+from datalayer.discord_bot import (
+    EventRepository,
+    GuildRepository,
+    IntegrityRepository,
+    ReactionRepository,
+    ReminderRepository,
+)
 from datalayer.discord_bot.importer import ImportFailed, import_store
 
 G = 1170000000000000001
@@ -140,6 +147,25 @@ async def test_one_message_in_two_files_and_missing_inputs(db: Database, tmp_pat
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe")
     with pytest.raises(ImportFailed, match=r"bin\.json: cannot be read"):
         await import_store(db, tmp_path / "bin.json")
+
+
+async def test_reimporting_an_older_snapshot_never_makes_a_sent_event_due_again(db: Database, tmp_path: Path) -> None:
+    """The old store still says the last reminder was on 30 November; the new bot has since sent one. Importing
+    the store again keeps the later reminder: the event is not due again and `discord check` stays clean."""
+    src = write(tmp_path / "events.json", STORE)
+    await import_store(db, src, tmp_path / "backup")
+    now = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)  # M1 (daily, last 30 Nov 18:00) is due since 1 Dec 18:00
+    reminders = ReminderRepository(db)
+    claimed = [c for c in await reminders.claim_due("w1", now=now) if c.message_id == int(M1)]
+    assert len(claimed) == 1
+    await reminders.record_sent(claimed[0].reminder_id, "w1", 2, now=now)
+    again = (await import_store(db, src, tmp_path / "backup2")).as_dict()
+    assert (again["events_updated"], again["events_unchanged"]) == (0, 2)  # nothing to change: not "updated"
+    e1 = await EventRepository(db).get_by_message_id(int(M1))
+    assert e1 is not None and e1.last_reminder == now
+    assert [c for c in await reminders.claim_due("w2", now=now) if c.message_id == int(M1)] == []
+    problems = await IntegrityRepository(db).check(now)
+    assert len(problems) == 12 and {p.problem: p.rows for p in problems if p.rows} == {}
 
 
 def test_cli_import_due_check_and_seed(database_url: str, tmp_path: Path) -> None:

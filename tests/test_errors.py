@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import asyncpg
 import pytest
 
 from datalayer import Conflict, Database, InvalidData, ReferenceMissing, Settings, Unavailable
+from datalayer.embedded import EmbeddedCluster
 from datalayer.errors import from_postgres
 
 
@@ -35,6 +38,40 @@ async def test_sqlstate_mapping(conn: asyncpg.Connection) -> None:
     assert isinstance(nn, InvalidData) and "parent_id" in str(nn)
     bad = await _raise(conn, "SELECT 'x'::int")
     assert isinstance(bad, InvalidData) and bad.sqlstate == "22P02"
+
+
+async def test_a_refused_row_is_never_repeated_in_errors_or_the_server_log(conn: asyncpg.Connection) -> None:
+    """PostgreSQL's DETAIL for CHECK and NOT NULL violations is `Failing row contains (…)`: every column, a
+    password hash or personal data among them. Neither our errors nor the embedded server's log keep it."""
+    secret = "s3cret-personal-value-4711"
+    await conn.execute(
+        "CREATE TEMP TABLE person (id int PRIMARY KEY, phone text, n int CONSTRAINT person_n_positive CHECK (n > 0),"
+        " m int NOT NULL)"
+    )
+    log = EmbeddedCluster(Settings().home).logfile
+    offset = log.stat().st_size if log.exists() else 0
+    errors = []
+    # Bind parameters, as every named query sends its values: the logged STATEMENT then holds `$1`, not the value.
+    for sql in ("INSERT INTO person VALUES (1, $1, -1, 1)", "INSERT INTO person VALUES (1, $1, 1, NULL)"):
+        try:
+            async with conn.transaction():
+                await conn.execute(sql, secret)
+        except asyncpg.PostgresError as exc:
+            assert secret in (exc.detail or ""), "the server no longer sends the row: this test proves nothing"
+            errors.append(from_postgres(exc, "test"))
+    assert len(errors) == 2 and isinstance(errors[0], InvalidData) and "person_n_positive" in str(errors[0])
+    for err in errors:
+        assert secret not in str(err) and secret not in repr(err) and secret not in (err.detail or "")
+    bad_json = await _raise(conn, "SELECT 'NaN'::json")
+    assert isinstance(bad_json, InvalidData) and "\n" not in str(bad_json) and "NaN" in str(bad_json)
+    if not os.environ.get("DATABASE_URL"):
+        assert await conn.fetchval("SHOW log_error_verbosity") == "terse"
+        await conn.execute("SELECT pg_sleep(0.2)")
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            written = handle.read().decode(errors="replace")
+        assert "person_n_positive" in written, "the failures were not logged: this test proves nothing"
+        assert secret not in written
 
 
 async def test_unreachable_server_is_unavailable_and_masks_password() -> None:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from datalayer.migrate import Migrator
@@ -58,8 +59,9 @@ async def test_readme_example_runs_twice(fresh_url: str, tmp_path: Path) -> None
 
 
 async def test_readme_discord_worker_runs_twice(fresh_url: str, tmp_path: Path) -> None:
-    for out in await run_twice(example("datalayer.discord_bot"), fresh_url, tmp_path):
-        assert out.splitlines() == ["#1175000000000000001 Weekly meeting: <@12>", "1 sent", "0 sent"], out
+    first, again = await run_twice(example("datalayer.discord_bot"), fresh_url, tmp_path)
+    assert first.splitlines() == ["#1175000000000000001 Weekly meeting: <@12>", "1 sent", "0 sent"], first
+    assert again.splitlines() == ["0 sent", "0 sent"], again  # the first run's reminder stands: not due yet
 
 
 async def test_readme_error_api_example_runs_twice(
@@ -73,7 +75,12 @@ async def test_readme_error_api_example_runs_twice(
 async def test_readme_reddit_example_runs_twice(fresh_url: str, tmp_path: Path) -> None:
     outputs = await run_twice(example("datalayer.reddit_bot"), fresh_url, tmp_path)
     assert outputs[0].splitlines() == ["True posted"], outputs
-    assert outputs[1].splitlines() == ["True posted"], outputs  # each run queues and posts one new comment
+    assert outputs[1].splitlines() == ["True posted"], outputs
+    conn = await asyncpg.connect(fresh_url)
+    try:  # the fixed request_id: the second run found the first run's comment instead of queueing another
+        assert await conn.fetchval("SELECT count(*) FROM reddit_bot.comments WHERE post_id = 't3_readme1'") == 1
+    finally:
+        await conn.close()
 
 
 async def test_readme_chat_example_runs_twice(fresh_url: str, tmp_path: Path) -> None:

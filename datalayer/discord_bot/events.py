@@ -142,7 +142,8 @@ class EventRepository(Repository):
 
     async def upsert(self, p: UpsertEventParams) -> UpsertEventRow:
         """Store an event with every field given (import, seed): inserted when new, else set to these
-        values; `changed` is False when it already had them. Retry-safe."""
+        values, except that `last_reminder` never moves back (an older snapshot must not make an event due
+        again after a reminder was sent); `changed` is False when it already had them. Retry-safe."""
         return await self._settled(_UPSERT_EVENT, p)
 
     async def get(self, event_id: int) -> Event | None:
