@@ -22,6 +22,22 @@ T = TypeVar("T")
 console = Console()
 
 
+def show(table: Table, *keep: int) -> None:
+    """Print a table without cutting what must stay whole: the columns in `keep` (ids, names: values a user
+    copies into the next command) are never shortened or wrapped, however narrow the terminal; the other
+    columns fold their text onto more lines instead of ending in "…"."""
+    needed = 4
+    for index, column in enumerate(table.columns):
+        longest = max((len(str(cell)) for cell in [column.header, *column.cells]), default=1)
+        if index in keep:
+            column.no_wrap, column.min_width = True, longest
+            needed += longest + 3
+        else:
+            column.overflow = "fold"
+            needed += min(longest, 12) + 3
+    Console(width=max(console.width, needed)).print(table)
+
+
 class AppContext:
     """The one context object: settings, and the database URL resolved on first use."""
 
@@ -234,7 +250,7 @@ def migrate(
                 table = Table("migration", "state", "drift")
                 for s in states:
                     table.add_row(s.id, "applied" if s.applied else "pending", s.drift or "")
-                console.print(table)
+                show(table, 0)
                 return
             if rollback:
                 done = await m.rollback(to=to, everything=everything, dry_run=dry_run)
@@ -320,7 +336,7 @@ def health(app: AppContext, quick: bool, as_json: bool) -> None:
                 table.add_row(key, "\n".join(val))
             else:
                 table.add_row(key, ", ".join(map(str, val)) if isinstance(val, list) else str(val))
-        console.print(table)
+        show(table, 0)
         console.print("[green]healthy[/green]" if report["ok"] else "[red]unhealthy[/red]")
     if not report["ok"]:
         sys.exit(1)

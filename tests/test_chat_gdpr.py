@@ -182,11 +182,33 @@ def test_seed_chat_bot_twice_adds_nothing_the_second_time(database_url: str) -> 
 
     base = ["--database-url", database_url]
     first = CliRunner().invoke(main, [*base, "seed", "chat-bot", "--users", "4", "--seed", "9", "--json"])
+    # An operator changes a setting and a flag between the runs: the second run must leave both alone.
+    changed = CliRunner().invoke(main, [*base, "chat", "config", "set", "rate_limiting.messages_per_minute", "40",
+                                        "--reason", "busier"])  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+
+    async def operator_flag_and_history(change: bool = False) -> tuple[object, ...]:
+        c = await asyncpg.connect(database_url)
+        try:
+            if change:
+                await c.execute(
+                    "UPDATE chat_bot.feature_flags SET rollout_percentage = 75 WHERE key = 'voice_messages'"
+                )
+            return tuple(await c.fetchrow(
+                "SELECT (SELECT rollout_percentage FROM chat_bot.feature_flags WHERE key = 'voice_messages'),"
+                "       (SELECT value FROM chat_bot.system_configurations WHERE key = 'rate_limiting.messages_per_minute'),"
+                "       (SELECT count(*) FROM chat_bot.configuration_history)"
+            ))  # fmt: skip
+        finally:
+            await c.close()
+
+    before = asyncio.run(operator_flag_and_history(change=True))
     second = CliRunner().invoke(main, [*base, "seed", "chat-bot", "--users", "4", "--seed", "9", "--json"])
     try:
         assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
         one, two = json.loads(first.output), json.loads(second.output)
         assert one["created"] == 4 and one["messages"] > 0 and (two["created"], two["messages"]) == (0, 0)
+        assert asyncio.run(operator_flag_and_history()) == before and before[:2] == (75, "40")
 
         async def partitions() -> list[object]:
             async with Database.connect(url=database_url) as db:

@@ -100,7 +100,8 @@ def test_accounts_cli_end_to_end_shows_the_key_once(committed: str) -> None:
     key = made["key"]
     info = run(main, ["accounts", "user-info", email, "--json"], env=env)
     assert info.exit_code == 0 and key not in info.output and made["prefix"] in info.output
-    assert run(main, ["accounts", "user-info", email], env=env).exit_code == 0
+    human = run(main, ["accounts", "user-info", email], env=env)  # 80 columns: the key id is still whole
+    assert human.exit_code == 0 and made["id"] in human.output and key not in human.output
 
     async def use_key() -> None:
         async with Database.connect(Settings.model_validate({"application_name": "dl-cli"}), committed) as db:
@@ -136,15 +137,32 @@ def test_accounts_cli_end_to_end_shows_the_key_once(committed: str) -> None:
 
 def test_seed_error_api_twice_adds_no_rows(committed: str) -> None:
     env = {"DATABASE_URL": committed, "DATALAYER_API_KEY_SECRET": SECRET}
-    first = CliRunner().invoke(
-        main, ["seed", "error-api", "--users", "3", "--requests", "20", "--seed", "7", "--json"], env=env
-    )
-    second = CliRunner().invoke(
-        main, ["seed", "error-api", "--users", "3", "--requests", "20", "--seed", "7", "--json"], env=env
-    )
-    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+
+    async def counts() -> tuple[int, ...]:
+        conn = await asyncpg.connect(committed)
+        try:
+            return tuple(await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM error_api.users WHERE email LIKE '%.seed7@example.com'),"
+                "       (SELECT count(*) FROM error_api.api_keys),"
+                "       (SELECT count(*) FROM error_api.subscriptions WHERE stripe_subscription_id LIKE 'sub_seed7u%'),"
+                "       (SELECT count(*) FROM error_api.usage_logs)"
+            ))  # fmt: skip
+        finally:
+            await conn.close()
+
+    args = ["seed", "error-api", "--users", "3", "--requests", "20", "--seed", "7", "--json"]
+    first = CliRunner().invoke(main, args, env=env)
+    after_first = asyncio.run(counts())
+    # More users the second time: users 0-2 exist, and what they are given must not shift what users 3-11 get.
+    more = CliRunner().invoke(main, [*args[:3], "12", *args[4:]], env=env)
+    after_more = asyncio.run(counts())
+    second = CliRunner().invoke(main, [*args[:3], "12", *args[4:]], env=env)
+    assert first.exit_code == 0 and more.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert json.loads(first.output)["requests"] == 60 and json.loads(second.output)["requests"] == 0
     assert json.loads(second.output)["api_keys"] == 0
+    assert json.loads(more.output)["subscriptions"] == json.loads(second.output)["subscriptions"] > 0
+    assert asyncio.run(counts()) == after_more and after_more[0] == 12 and after_first[0] == 3
+    assert after_more[3] - after_first[3] == 9 * 20
 
     async def clean() -> None:
         conn = await asyncpg.connect(committed)

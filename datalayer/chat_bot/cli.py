@@ -16,7 +16,7 @@ from datalayer.chat_bot.flags import FeatureFlagRepository, UpsertFeatureFlagPar
 from datalayer.chat_bot.gdpr import GdprRepository
 from datalayer.chat_bot.seed import seed
 from datalayer.chat_bot.users import User, UserRepository
-from datalayer.cli import AppContext, console, emit_json, pass_app
+from datalayer.cli import AppContext, console, emit_json, pass_app, show
 from datalayer.db import Database
 from datalayer.errors import InvalidData, NotFound
 
@@ -102,7 +102,7 @@ def config_history(app: AppContext, key: str, limit: int, as_json: bool) -> None
             r.changed_by or "-",
             r.change_reason,
         )
-    console.print(table)
+    show(table, 0)
 
 
 @group.group()
@@ -134,7 +134,7 @@ def flags_list(app: AppContext, as_json: bool) -> None:
             str(r.rules),
             f"{r.users_in_rollout} / {r.active_users}",
         )
-    console.print(table)
+    show(table, 0)
 
 
 @flags.command("set")
@@ -234,7 +234,7 @@ def users_show(app: AppContext, telegram_id: int, as_json: bool) -> None:
     table = Table("what", "value", show_header=False)
     for k, v in {**report["user"], **report["statistics"]}.items():
         table.add_row(k, "-" if v is None else str(v))
-    console.print(table)
+    show(table, 0)
 
 
 @group.group()

@@ -64,12 +64,18 @@ async def seed_definitions(db: Database) -> None:
     config = ConfigRepository(db)
     for key, value in (("conversation.max_history_length", 50), ("rate_limiting.messages_per_minute", 20),
                        ("ai.default_personality", "friendly"), ("risk.alert_threshold", 0.7)):  # fmt: skip
-        await config.set_config_value(key, value, "sample data", changed_by="seed")
+        # Only where unset: what an operator has set since (`datalayer chat config set`) stays, with no history row.
+        if await config.get(key) is None:
+            await config.set_config_value(key, value, "sample data", changed_by="seed")
     flags = FeatureFlagRepository(db)
-    await flags.set(UpsertFeatureFlagParams(key="personality_adaptation", is_enabled=True, rollout_percentage=50,
-                                            targeting_rules=[{"attribute": "premium", "operator": "eq", "value": True}]))  # fmt: skip
-    await flags.set(UpsertFeatureFlagParams(key="voice_messages", is_enabled=True, rollout_percentage=10))
-    await flags.set(UpsertFeatureFlagParams(key="new_onboarding", is_enabled=False, rollout_percentage=100))
+    for flag in (
+        UpsertFeatureFlagParams(key="personality_adaptation", is_enabled=True, rollout_percentage=50,
+                                targeting_rules=[{"attribute": "premium", "operator": "eq", "value": True}]),
+        UpsertFeatureFlagParams(key="voice_messages", is_enabled=True, rollout_percentage=10),
+        UpsertFeatureFlagParams(key="new_onboarding", is_enabled=False, rollout_percentage=100),
+    ):  # fmt: skip
+        if await flags.get(flag.key) is None:  # likewise: a flag changed since keeps its settings
+            await flags.set(flag)
     limits = RateLimitRepository(db)
     await limits.upsert(
         UpsertRateLimitParams(name="messages.default", activity_type="message", max_events=20, window_seconds=60)
@@ -81,13 +87,13 @@ async def seed_definitions(db: Database) -> None:
 async def seed(
     db: Database, *, users: int = 20, seed: int = 1, progress: Callable[[int], None] | None = None
 ) -> SeedReport:
-    rng = random.Random(seed)
     namespace = uuid.UUID(int=seed + 5000)
     now = datetime.now(UTC).replace(microsecond=0)
     await seed_definitions(db)
     report = SeedReport(users=users, created=0, messages=0)
     profiles = await PersonalityRepository(db).profiles()
     for n in range(users):
+        rng = random.Random(f"{seed}/{n}")  # per user: user n is the same person whichever users already exist
         telegram_id = 7_000_000_000 + seed * 100_000 + n
         if await UserRepository(db).get_by_telegram_id(telegram_id) is not None:
             if progress:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from datalayer.cli import AppContext, console, emit_json, pass_app
+from datalayer.cli import AppContext, emit_json, pass_app, show
 from datalayer.db import Database
 from datalayer.discord_bot.events import EventRepository
 from datalayer.discord_bot.importer import import_store
@@ -51,7 +51,7 @@ def due(app: AppContext, limit: int, as_json: bool) -> None:
         late = now - r.next_reminder_at
         table.add_row(str(r.message_id), str(r.guild_id), r.title, f"{r.interval_minutes} min",
                       f"{int(late.total_seconds() // 60)} min", r.claimed_by or "-")  # fmt: skip
-    console.print(table)
+    show(table, 0, 1)
     click.echo(f"{count} event(s) due" + (f", {len(rows)} shown" if count > len(rows) else ""))
 
 
@@ -102,7 +102,7 @@ def check(app: AppContext, as_json: bool) -> None:
         for r in rows:
             table.add_row(r.problem, str(r.rows), ", ".join(r.examples), r.description,
                           style="red" if r.rows else None)  # fmt: skip
-        console.print(table)
+        show(table, 0)
         click.echo(f"{len(bad)} problem(s) found" if bad else f"all {len(rows)} checks passed")
     if bad:
         raise SystemExit(1)

@@ -14,7 +14,7 @@ from uuid import UUID
 import click
 from rich.table import Table
 
-from datalayer.cli import AppContext, console, emit_json, pass_app
+from datalayer.cli import AppContext, emit_json, pass_app, show
 from datalayer.db import Database
 from datalayer.error_api.api_keys import ApiKeyRepository, KeyDigester
 from datalayer.error_api.seed import seed
@@ -98,7 +98,7 @@ def user_info(app: AppContext, email: str, as_json: bool) -> None:
         table.add_row(key, "-" if value is None else str(value))
     sub = info["subscription"]
     table.add_row("subscription", f"{sub['tier']} ({sub['status']})" if sub else "-")
-    console.print(table)
+    show(table, 0)
     keys = Table("key id", "prefix", "name", "active", "last used", "expires")
     for k in info["api_keys"]:
         keys.add_row(
@@ -109,7 +109,7 @@ def user_info(app: AppContext, email: str, as_json: bool) -> None:
             k["last_used"] or "-",
             k["expires_at"] or "never",
         )
-    console.print(keys)
+    show(keys, 0)
 
 
 @group.command("create-key")
@@ -187,7 +187,7 @@ def usage(app: AppContext, email: str, days: int, as_json: bool) -> None:
         table.add_row(
             e.endpoint, str(e.requests), str(e.errors), "-" if e.avg_response_ms is None else f"{e.avg_response_ms:.0f}"
         )
-    console.print(table)
+    show(table, 0)
 
 
 @group.command()

@@ -36,7 +36,6 @@ class SeedReport:
 async def seed(
     db: Database, digester: KeyDigester, *, users: int = 20, requests_per_user: int = 200, seed: int = 1
 ) -> SeedReport:
-    rng = random.Random(seed)
     namespace = uuid.UUID(int=seed)
     now = datetime.now(UTC).replace(microsecond=0)
     shared_hash = HASHER.hash(SAMPLE_PASSWORD)
@@ -48,6 +47,9 @@ async def seed(
         UsageRepository(db),
     )
     for n in range(users):
+        # One generator per user: what user n gets never depends on which users already existed (a re-run then
+        # draws the same tier for each, so it adds no subscription).
+        rng = random.Random(f"{seed}/{n}")
         email = f"user{n}.seed{seed}@example.com"
         user = await repo.get_by_email(email)
         new = user is None

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from datalayer.cli import AppContext, console, emit_json, pass_app
+from datalayer.cli import AppContext, emit_json, pass_app, show
 from datalayer.db import Database
 from datalayer.reddit_bot.comments import CommentRepository
 from datalayer.reddit_bot.patterns import PatternRepository
@@ -56,7 +56,7 @@ def status(app: AppContext, as_json: bool) -> None:
             karma,
             str(r["patterns"]),
         )
-    console.print(table)
+    show(table, 0)
 
 
 @group.command()
@@ -88,7 +88,7 @@ def search(app: AppContext, query: str, in_posts: bool, limit: int, as_json: boo
     table = Table("id", "rank", "score" if in_posts else "karma", "snippet")
     for r in rows:
         table.add_row(str(r.id), f"{r.rank:.3f}", str(r.score if in_posts else r.karma_score), r.snippet)
-    console.print(table)
+    show(table, 0)
 
 
 @group.command()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from datalayer.cli import AppContext, console, emit_json, pass_app
+from datalayer.cli import AppContext, emit_json, pass_app, show
 from datalayer.db import Database
 from datalayer.twitter_bot.api_usage import ApiUsageRepository
 from datalayer.twitter_bot.cache import TranslationCacheRepository
@@ -93,7 +93,7 @@ def status(app: AppContext, as_json: bool) -> None:
     table.add_row("cache hit rate", f"{report['cache']['hit_rate']:.1%}")
     table.add_row("API calls today", str(report["api_calls_today"]["calls"]))
     table.add_row("API error rate today", f"{report['api_calls_today']['error_rate']:.1%}")
-    console.print(table)
+    show(table, 0)
 
 
 @group.command()
@@ -116,7 +116,7 @@ def drafts(app: AppContext, limit: int, as_json: bool) -> None:
     for r in rows:
         conf = "-" if r.confidence is None else f"{r.confidence:.2f}"
         table.add_row(str(r.id), str(r.tweet_id), r.target_language, conf, r.original_text, r.translated_text or "")
-    console.print(table)
+    show(table, 0)
 
 
 @group.command()
