@@ -229,7 +229,7 @@ class Executor:
                 f"query {q.name} ran after its Database was closed; use it inside `async with Database.connect()`",
                 query=q.name,
             ) from cause
-        raise errors.from_postgres(cause, q.name) from cause
+        raise errors.from_postgres(cause, q.name, q.query.numbered) from cause
 
     # The four methods below are the hot path: each is one await on the driver plus the row conversion.
     # They repeat their shape on purpose: a shared helper would add a coroutine frame to every query.

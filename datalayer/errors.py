@@ -7,6 +7,7 @@ Every message is a sentence that says what went wrong and what to do about it.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import asyncpg
@@ -159,7 +160,20 @@ def connect_failed(url: str, exc: BaseException) -> Unavailable:
     )
 
 
-def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerError:
+_ARGUMENT = re.compile(r"query argument \$(\d+)")
+
+
+def _name_arguments(message: str, placeholders: tuple[str, ...]) -> str:
+    """`invalid input for query argument $2`: `$2` means nothing to the caller; the parameter's name does."""
+
+    def named(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return f"parameter {placeholders[n - 1]!r}" if 0 < n <= len(placeholders) else match.group(0)
+
+    return _ARGUMENT.sub(named, message)
+
+
+def from_postgres(exc: BaseException, query: str | None = None, placeholders: tuple[str, ...] = ()) -> DatalayerError:
     """Translate an asyncpg (or connection-level) exception into our hierarchy."""
     via = f" (query {query})" if query else ""
     if isinstance(exc, DatalayerError):
@@ -172,7 +186,8 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
         )
     if isinstance(exc, ArgumentError):
         # asyncpg refused an argument before sending it: a wrong Python type for the parameter.
-        return InvalidData(f"invalid argument{via}: {exc}; pass the type the query declares", query=query)
+        message = _name_arguments(str(exc).splitlines()[0], placeholders)
+        return InvalidData(f"invalid argument{via}: {message}; pass the type the query declares", query=query)
     if is_concurrent_use(exc):
         return UsageError(
             f"two statements at once on one connection{via}: inside a transaction, await each statement before "
@@ -234,7 +249,7 @@ def from_postgres(exc: BaseException, query: str | None = None) -> DatalayerErro
             **fields,
         )
     if state.startswith("22"):
-        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        message = _name_arguments(getattr(exc, "message", None) or str(exc).splitlines()[0], placeholders)
         return InvalidData(
             f"invalid value{via}: {message}{f' ({detail})' if detail else ''}; correct the input", **fields
         )

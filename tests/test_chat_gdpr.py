@@ -161,6 +161,23 @@ def test_gdpr_and_chat_cli(database_url: str, tmp_path: object) -> None:
         listed = run(main, [*base, "chat", "flags", "list", "--json"])
         assert "cli_flag" in [f["key"] for f in json.loads(listed.output)]
         assert run(main, [*base, "chat", "flags", "check", "cli_flag", "--user", "1", "--attr", "oops"]).exit_code == 2
+        # A rule on a text attribute, checked with a plain --attr country=DE (no JSON quoting needed for text).
+        de_rule = '[{"attribute": "country", "operator": "eq", "value": "DE"}]'
+        assert run(main, [*base, "chat", "flags", "set", "cli_flag", "--rules", de_rule]).exit_code == 0
+        for attr, on in (("country=DE", True), ('country="DE"', True), ("country=FR", False)):
+            got_flag = run(main, [*base, "chat", "flags", "check", "cli_flag", "--user", "7", "--attr", attr, "--json"])
+            assert json.loads(got_flag.output)["enabled"] is on, (attr, got_flag.output)
+        for rules, complaint in (
+            (
+                '[{"attribute": "x", "operator": "regex", "value": "a"}]',
+                "targeting rule 0: field 'operator': Input should be",
+            ),
+            ('[{"attribute": "x", "operator": "eq"}]', "targeting rule 0: field 'value': Field required"),
+            ("[1]", "targeting rule 0: must be an object"),
+            ("{not json", "--rules is a JSON array such as"),
+        ):
+            refused = run(main, [*base, "chat", "flags", "set", "cli_flag", "--rules", rules])
+            assert refused.exit_code in (1, 2) and complaint in refused.output, (rules, refused.output)
     finally:
 
         async def clean() -> None:

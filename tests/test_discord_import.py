@@ -149,6 +149,13 @@ async def test_one_message_in_two_files_and_missing_inputs(db: Database, tmp_pat
         await import_store(db, tmp_path / "bin.json")
 
 
+async def test_a_file_with_a_byte_order_mark_imports(db: Database, tmp_path: Path) -> None:
+    src = tmp_path / "bom.json"
+    src.write_text(json.dumps({M1: STORE[M1]}), encoding="utf-8-sig")
+    assert src.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert (await import_store(db, src, tmp_path / "backup")).as_dict()["events_inserted"] == 1
+
+
 async def test_reimporting_an_older_snapshot_never_makes_a_sent_event_due_again(db: Database, tmp_path: Path) -> None:
     """The old store still says the last reminder was on 30 November; the new bot has since sent one. Importing
     the store again keeps the later reminder: the event is not due again and `discord check` stays clean."""

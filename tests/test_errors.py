@@ -87,7 +87,7 @@ async def test_unreachable_server_is_unavailable_and_masks_password() -> None:
 async def test_wrong_python_type_is_invalid_data_not_a_lost_connection(db: Database) -> None:
     from datalayer.twitter_bot import TweetRepository
 
-    with pytest.raises(InvalidData, match=r"twitter_bot.get_tweet.*invalid input for query argument \$1") as info:
+    with pytest.raises(InvalidData, match=r"twitter_bot.get_tweet.*invalid input for parameter 'id'") as info:
         await TweetRepository(db).get("5")  # type: ignore[arg-type]
     assert not isinstance(info.value, Unavailable)
 
@@ -103,3 +103,14 @@ async def test_a_closed_database_fails_at_once(database_url: str) -> None:
     with pytest.raises(Unavailable, match="after its Database was closed"):
         await repo.get(1)
     assert time.perf_counter() - started < Settings().retry_deadline  # no retrying into a closed pool
+
+
+async def test_a_refused_argument_names_the_parameter_not_its_placeholder(db: Database) -> None:
+    """asyncpg says `invalid input for query argument $1`; the caller wrote `telegram_id`."""
+    from datalayer.chat_bot import UserRepository
+
+    with pytest.raises(InvalidData) as info:
+        await UserRepository(db).get_by_telegram_id(10**23)
+    message = str(info.value)
+    assert "parameter 'telegram_id'" in message and "$1" not in message and "int64" in message
+    assert "chat_bot.get_user_by_telegram_id" in message and "\n" not in message

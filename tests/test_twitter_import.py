@@ -75,6 +75,15 @@ async def test_import_is_complete_idempotent_and_read_only(db: Database, tmp_pat
     assert fingerprint(root) == before  # the source files are untouched
 
 
+async def test_files_with_a_byte_order_mark_import(db: Database, tmp_path: Path) -> None:
+    root = write_store(tmp_path / "bot")
+    for path in (root / "logs" / "api_usage.json", root / "drafts" / "a.json", root / "logs" / "last_tweet_id.txt"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    report = (await import_directory(db, root)).as_dict()
+    assert report["api_usage"]["imported"] == 3 and report["drafts"]["imported"] == 2
+    assert report["last_tweet_id"]["stored"] == 1850000000000000009
+
+
 async def test_appended_usage_imports_only_new_records(db: Database, tmp_path: Path) -> None:
     root = write_store(tmp_path / "bot")
     await import_directory(db, root)

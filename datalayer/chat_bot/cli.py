@@ -29,11 +29,11 @@ def group() -> None:
     """
 
 
-def _json_value(text: str) -> Any:
+def _json_value(text: str, hint: str = "quote strings: '\"friendly\"'") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"{text!r} is not JSON ({exc.msg}); quote strings: '\"friendly\"'") from None
+        raise click.BadParameter(f"{text!r} is not JSON ({exc.msg}); {hint}") from None
 
 
 @group.group()
@@ -153,7 +153,8 @@ def flags_set(
 
     Example: datalayer chat flags set personality_adaptation --enabled --rollout 25
     """
-    parsed_rules = _json_value(rules) if rules is not None else None
+    example = '[{"attribute": "premium", "operator": "eq", "value": true}]'
+    parsed_rules = _json_value(rules, f"--rules is a JSON array such as '{example}'") if rules is not None else None
     if parsed_rules is not None and not isinstance(parsed_rules, list):
         raise click.BadParameter("--rules is a JSON array of rules")
 
@@ -176,7 +177,12 @@ def flags_set(
 @flags.command("check")
 @click.argument("key")
 @click.option("--user", "user_key", required=True, help="The user's id as the bot passes it.")
-@click.option("--attr", "attrs", multiple=True, help="An attribute name=JSON value, e.g. premium=true (repeatable).")
+@click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    help="An attribute name=value (repeatable): a JSON value such as premium=true or age=42, else text: country=DE.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def flags_check(app: AppContext, key: str, user_key: str, attrs: tuple[str, ...], as_json: bool) -> None:
@@ -188,8 +194,11 @@ def flags_check(app: AppContext, key: str, user_key: str, attrs: tuple[str, ...]
     for a in attrs:
         name, sep, raw = a.partition("=")
         if not sep or not name:
-            raise click.BadParameter(f"{a!r}: give name=JSON value", param_hint="'--attr'")
-        attributes[name] = _json_value(raw)
+            raise click.BadParameter(f"{a!r}: give name=value", param_hint="'--attr'")
+        try:  # JSON when it is JSON (premium=true, age=42, tags='["a"]'), else the text itself (country=DE)
+            attributes[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            attributes[name] = raw
     on = app.with_db(lambda db: FeatureFlagRepository(db).is_flag_enabled(key, user_key, attributes))
     if as_json:
         emit_json({"flag": key, "user": user_key, "enabled": on})
@@ -213,7 +222,7 @@ async def _by_telegram(db: Database, telegram_id: int) -> User:
 
 
 @users.command("show")
-@click.argument("telegram_id", type=click.IntRange(1))
+@click.argument("telegram_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def users_show(app: AppContext, telegram_id: int, as_json: bool) -> None:
@@ -246,7 +255,7 @@ def gdpr() -> None:
 
 
 @gdpr.command("export")
-@click.argument("telegram_id", type=click.IntRange(1))
+@click.argument("telegram_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here instead of stdout.")
 @pass_app
 def gdpr_export(app: AppContext, telegram_id: int, out: Path | None) -> None:
@@ -268,7 +277,7 @@ def gdpr_export(app: AppContext, telegram_id: int, out: Path | None) -> None:
 
 
 @gdpr.command("erase")
-@click.argument("telegram_id", type=click.IntRange(1))
+@click.argument("telegram_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--by", "actor", default="admin:cli", show_default=True, help="Who asks (kept in the audit log).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

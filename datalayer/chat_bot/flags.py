@@ -18,7 +18,7 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from datalayer import queries as q
 from datalayer.cache import Cached
@@ -33,7 +33,7 @@ class Rule(BaseModel):
 
     attribute: str = Field(min_length=1, max_length=100)
     operator: Operator
-    value: JsonValue = None
+    value: JsonValue  # required: a rule without a value would compare with null, which no caller means
 
 
 class FeatureFlag(Row):
@@ -118,10 +118,16 @@ def _holds(rule: Rule, attributes: dict[str, Any]) -> bool:
 def parse_rules(raw: list[Any]) -> list[Rule]:
     rules = []
     for i, r in enumerate(raw):
+        if not isinstance(r, dict):
+            raise InvalidData(f"targeting rule {i}: must be an object like "
+                              '{"attribute": "premium", "operator": "eq", "value": true}, not ' f"{r!r:.60}")  # fmt: skip
         try:
             rule = Rule.model_validate(r)
-        except Exception as exc:
-            raise InvalidData(f"targeting rule {i}: {exc}".splitlines()[0] + f" ({r!r:.80})") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"field {'.'.join(map(str, e['loc'])) or '?'!r}: {e['msg']}" for e in exc.errors(include_url=False)
+            )
+            raise InvalidData(f"targeting rule {i}: {problems}") from None
         if rule.operator in ("in", "not_in") and not isinstance(rule.value, list):
             raise InvalidData(f"targeting rule {i}: {rule.operator} needs a list value")
         if rule.operator == "exists" and not isinstance(rule.value, bool):

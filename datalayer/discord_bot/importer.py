@@ -175,7 +175,7 @@ def parse(path: Path) -> list[_Event]:
     for file in files:
         name = file.name
         try:
-            text = file.read_text(encoding="utf-8")
+            text = file.read_text(encoding="utf-8-sig")  # a leading BOM (Windows editors) is not an error
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{name}: cannot be read: {exc}")
             continue

@@ -136,7 +136,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _read(path: Path, root: Path, problems: list[str]) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a leading BOM (Windows editors) is not an error
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path.relative_to(root)}: cannot be read: {exc}")
         return None
