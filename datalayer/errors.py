@@ -153,8 +153,8 @@ def connect_failed(url: str, exc: BaseException) -> Unavailable:
         reason = "timed out (raise DATALAYER_CONNECT_TIMEOUT if the server is slow to answer)"
     sqlstate = getattr(exc, "sqlstate", None)
     return Unavailable(
-        f"cannot connect to {mask_url(url)}: {reason}; check that the server runs and that DATABASE_URL's "
-        "host, port, database, user and password are right",
+        f"cannot connect to {mask_url(url)}: {reason}; check that the server runs and that the URL's "
+        "host, port, database, user and password are right (DATABASE_URL or --database-url)",
         sqlstate=sqlstate,
         connection_lost=True,
     )

@@ -153,6 +153,8 @@ def test_gdpr_and_chat_cli(database_url: str, tmp_path: object) -> None:
         bad = run(main, [*base, "chat", "config", "set", "ai.default_personality", "friendly", "--reason", "x"])
         assert bad.exit_code == 2 and "is not JSON" in bad.output
         assert run(main, [*base, "chat", "config", "get", "no.such_key"]).exit_code == 1
+        never = run(main, [*base, "chat", "config", "history", "no.such_key"])
+        assert never.exit_code == 1 and "no.such_key is not set and has no history" in never.output
         assert run(main, [*base, "chat", "flags", "set", "cli_flag", "--enabled", "--rollout", "100"]).exit_code == 0
         check = run(
             main, [*base, "chat", "flags", "check", "cli_flag", "--user", "42", "--attr", "premium=true", "--json"]

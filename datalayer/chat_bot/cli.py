@@ -84,11 +84,19 @@ def config_set(app: AppContext, key: str, value: str, reason: str, changed_by: s
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def config_history(app: AppContext, key: str, limit: int, as_json: bool) -> None:
-    """The changes of KEY, newest first.
+    """The changes of KEY, newest first (exit 1 when it was never set).
 
     Example: datalayer chat config history ai.default_personality --json
     """
-    rows = app.with_db(lambda db: ConfigRepository(db).history(key, limit))
+
+    async def go(db: Database) -> list[Any] | None:
+        repo = ConfigRepository(db)
+        rows = await repo.history(key, limit)
+        return rows if rows or await repo.get(key) is not None else None
+
+    rows = app.with_db(go)
+    if rows is None:  # like `get`: a key never set is an error, not an empty history
+        raise NotFound(f"configuration key {key} is not set and has no history")
     if as_json:
         emit_json([r.model_dump(mode="json") for r in rows])
         return
