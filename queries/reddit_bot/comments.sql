@@ -52,13 +52,16 @@ WITH held AS (
     SELECT id FROM (SELECT id, 0 AS rank FROM held UNION ALL SELECT id, 1 FROM free) AS both_kinds
      ORDER BY rank
      LIMIT :limit
+), leased AS (
+    UPDATE reddit_bot.comments AS c
+       SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
+      FROM chosen
+     WHERE c.id = chosen.id
+    RETURNING c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts,
+              c.last_error, c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at
 )
-UPDATE reddit_bot.comments AS c
-   SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
-  FROM chosen
- WHERE c.id = chosen.id
-RETURNING c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts, c.last_error,
-          c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at;
+-- RETURNING has no order of its own (it follows the join's plan): oldest first, as the docstring promises.
+SELECT * FROM leased ORDER BY created_at, id;
 
 -- name: mark_comment_posted(id, worker, reddit_id)^
 -- Record a posted comment, only for the worker holding an unexpired claim on it while queued; otherwise (and on a repeat) the comment as it is.

@@ -32,7 +32,7 @@ SELECT id, tweet_id, target_language, status, translated_text, confidence, poste
    AND NOT EXISTS (SELECT 1 FROM created);
 
 -- name: claim_pending_translations(worker, limit, lease_seconds)
--- Lease up to limit pending translations to a worker: first those it already holds, then free ones (SKIP LOCKED, so two workers never get the same row).
+-- Lease up to limit pending translations to a worker: first those it already holds, then free ones, oldest first (SKIP LOCKED, so two workers never get the same row).
 WITH held AS (
     SELECT id
       FROM twitter_bot.translations
@@ -51,14 +51,17 @@ WITH held AS (
     SELECT id FROM (SELECT id, 0 AS rank FROM held UNION ALL SELECT id, 1 FROM free) AS both_kinds
      ORDER BY rank
      LIMIT :limit
+), leased AS (
+    UPDATE twitter_bot.translations AS t
+       SET claimed_by = :worker,
+           claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
+      FROM chosen
+     WHERE t.id = chosen.id
+    RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
+              t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at
 )
-UPDATE twitter_bot.translations AS t
-   SET claimed_by = :worker,
-       claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
-  FROM chosen
- WHERE t.id = chosen.id
-RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
-          t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at;
+-- RETURNING has no order of its own (it follows the join's plan): oldest first.
+SELECT * FROM leased ORDER BY created_at, id;
 
 -- name: mark_translation_posted(id, worker, translated_text, confidence, posted_tweet_id)^
 -- Record a published translation and its attempt, only for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
