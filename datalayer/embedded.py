@@ -23,6 +23,13 @@ from datalayer.errors import Unavailable
 
 SYSTEM_USER = "embedded_postgres"
 CONF_NAME = "datalayer.conf"
+# The server log keeps no row values: DETAIL (`Failing row contains (…)`) would put personal data and password
+# hashes there; statement parameters are not logged on error either (the default, made explicit).
+_PRIVATE_LOG = (
+    "# The server log keeps no row values (they may be personal data or password hashes).\n"
+    "log_error_verbosity = terse\n"
+    "log_parameter_max_length_on_error = 0\n"
+)
 
 
 def _import_wheel() -> None:
@@ -93,6 +100,9 @@ class EmbeddedCluster:
         with self._lock():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
+            upgraded = self._add_private_log()
+            if upgraded and self.is_running():
+                self._pg_ctl("reload")
             if not self.is_running():
                 port = self.port()
                 if port is None or not _port_is_free(port):
@@ -170,16 +180,22 @@ class EmbeddedCluster:
             "shared_preload_libraries = 'pg_stat_statements'\n"
             "pg_stat_statements.track = 'all'\n"
             "track_io_timing = on\n"
-            "max_connections = 200\n"
-            "# The server log keeps no row values: DETAIL (`Failing row contains (…)`) would put personal data and\n"
-            "# password hashes there; statement parameters are not logged on error either (the default).\n"
-            "log_error_verbosity = terse\n"
-            "log_parameter_max_length_on_error = 0\n"
+            "max_connections = 200\n" + _PRIVATE_LOG
         )
         self.conf.write_text(text)
         if self._run_as() is not None:
             entry = pwd.getpwnam(SYSTEM_USER)
             os.chown(self.conf, entry.pw_uid, entry.pw_gid)
+
+    def _add_private_log(self) -> bool:
+        """A cluster made before the log settings existed gets them (only when its file names neither)."""
+        if not self.conf.exists():
+            return False
+        text = self.conf.read_text()
+        if "log_error_verbosity" in text or "log_parameter_max_length_on_error" in text:
+            return False
+        self.conf.write_text(text.rstrip("\n") + "\n" + _PRIVATE_LOG)
+        return True
 
     def _pg_ctl(self, *args: str) -> None:
         self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), *args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -114,3 +115,16 @@ async def test_a_refused_argument_names_the_parameter_not_its_placeholder(db: Da
     message = str(info.value)
     assert "parameter 'telegram_id'" in message and "$1" not in message and "int64" in message
     assert "chat_bot.get_user_by_telegram_id" in message and "\n" not in message
+
+
+def test_a_cluster_made_before_the_log_settings_gets_them_once(tmp_path: Path) -> None:
+    """`db up` on an older `.datalayer` adds the private-log settings, unless the file already names them."""
+    cluster = EmbeddedCluster(tmp_path)
+    cluster.pgdata.mkdir()
+    cluster.conf.write_text("port = 5999\nmax_connections = 200\n")
+    assert cluster._add_private_log() is True
+    text = cluster.conf.read_text()
+    assert "port = 5999" in text and "log_error_verbosity = terse" in text
+    assert cluster._add_private_log() is False and cluster.conf.read_text() == text
+    cluster.conf.write_text("port = 5999\nlog_error_verbosity = verbose\n")  # the user's own choice stays
+    assert cluster._add_private_log() is False and "verbose" in cluster.conf.read_text()
