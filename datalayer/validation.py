@@ -3,10 +3,13 @@ caught before anything is sent, with the field's name."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationError
+
+from datalayer.errors import InvalidData
 
 INT64_MAX = 2**63 - 1
 # A bigint id: positive and within bigint (a larger Python int would fail at the driver, without a field name).
@@ -41,3 +44,31 @@ def nul_problems(raw: Any, path: str = "") -> list[str]:
         for i, value in enumerate(raw):
             found.extend(nul_problems(value, f"{path}.{i}" if path else str(i)))
     return found
+
+
+# -- shared by the importers (twitter_bot.importer, discord_bot.importer) ------------------------------------------
+class ImportFailed(InvalidData):
+    """Some input could not be read; `problems` lists each one. Nothing was imported."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time without an offset is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def read_source(path: Path, label: str, problems: list[str]) -> str | None:
+    """The text of a source file, or None with `LABEL: cannot be read: …` added to problems."""
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a leading BOM (Windows editors) is not an error
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{label}: cannot be read: {exc}")
+        return None
+
+
+def field_problems(where: str, exc: ValidationError, whole: str) -> list[str]:
+    """`WHERE: field 'a.b': message`, one per error; `whole` names the location of an error on the whole value."""
+    return [f"{where}: field '{'.'.join(str(p) for p in err['loc']) or whole}': {err['msg']}" for err in exc.errors()]

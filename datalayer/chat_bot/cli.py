@@ -19,6 +19,7 @@ from datalayer.chat_bot.users import User, UserRepository
 from datalayer.cli import AppContext, console, emit_json, pass_app, show
 from datalayer.db import Database
 from datalayer.errors import InvalidData, NotFound
+from datalayer.validation import INT64_MAX
 
 
 @click.group("chat")
@@ -230,7 +231,7 @@ async def _by_telegram(db: Database, telegram_id: int) -> User:
 
 
 @users.command("show")
-@click.argument("telegram_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("telegram_id", type=click.IntRange(1, INT64_MAX))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def users_show(app: AppContext, telegram_id: int, as_json: bool) -> None:
@@ -263,7 +264,7 @@ def gdpr() -> None:
 
 
 @gdpr.command("export")
-@click.argument("telegram_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("telegram_id", type=click.IntRange(1, INT64_MAX))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here instead of stdout.")
 @pass_app
 def gdpr_export(app: AppContext, telegram_id: int, out: Path | None) -> None:
@@ -285,7 +286,7 @@ def gdpr_export(app: AppContext, telegram_id: int, out: Path | None) -> None:
 
 
 @gdpr.command("erase")
-@click.argument("telegram_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("telegram_id", type=click.IntRange(1, INT64_MAX))
 @click.option("--by", "actor", default="admin:cli", show_default=True, help="Who asks (kept in the audit log).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

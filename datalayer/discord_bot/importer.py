@@ -48,18 +48,10 @@ from datalayer.discord_bot.events import DESCRIPTION, INTERVAL, TITLE, EventRepo
 from datalayer.discord_bot.guilds import GuildRepository
 from datalayer.discord_bot.reactions import ReactionRepository
 from datalayer.errors import InvalidData
-from datalayer.validation import Moment, nul_problems
+from datalayer.validation import ImportFailed, Moment, as_utc, field_problems, nul_problems, read_source
 
 SNOWFLAKE = Field(gt=0, lt=2**63)
 DEFAULT_EMOJI = "✅"
-
-
-class ImportFailed(InvalidData):
-    """Some input could not be read; `problems` lists each one. Nothing was imported."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-        self.problems = problems
 
 
 class EventEntry(BaseModel):
@@ -131,10 +123,6 @@ class ImportReport:
         return dict(self.__dict__)
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
@@ -174,10 +162,8 @@ def parse(path: Path) -> list[_Event]:
     seen: dict[int, str] = {}
     for file in files:
         name = file.name
-        try:
-            text = file.read_text(encoding="utf-8-sig")  # a leading BOM (Windows editors) is not an error
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{name}: cannot be read: {exc}")
+        text = read_source(file, name, problems)
+        if text is None:
             continue
         try:
             raw = json.loads(text, object_pairs_hook=_no_duplicates)
@@ -208,9 +194,7 @@ def parse(path: Path) -> list[_Event]:
             try:
                 entry = EventEntry.model_validate(value)
             except ValidationError as exc:
-                for err in exc.errors():
-                    loc = ".".join(str(p) for p in err["loc"]) or "entry"
-                    problems.append(f"{where}: field '{loc}': {err['msg']}")
+                problems.extend(field_problems(where, exc, "entry"))
                 continue
             if entry.message_id is not None and entry.message_id != message_id:
                 problems.append(f"{where}: field 'message_id' is {entry.message_id}, not the key")
@@ -219,8 +203,8 @@ def parse(path: Path) -> list[_Event]:
                 problems.append(f"{where}: message {message_id} is also in {seen[message_id]}")
                 continue
             seen[message_id] = name
-            created = _utc(entry.created_at) if entry.created_at else mtime
-            last = _utc(entry.last_reminder) if entry.last_reminder else created
+            created = as_utc(entry.created_at) if entry.created_at else mtime
+            last = as_utc(entry.last_reminder) if entry.last_reminder else created
             params = UpsertEventParams(
                 message_id=message_id,
                 channel_id=entry.channel_id,

@@ -23,12 +23,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from datalayer.db import Database
-from datalayer.errors import InvalidData
 from datalayer.twitter_bot.api_usage import ApiUsageRepository, LogApiCallParams
 from datalayer.twitter_bot.system_state import SystemStateRepository
 from datalayer.twitter_bot.translations import ImportDraftParams, TranslationRepository
 from datalayer.twitter_bot.tweets import LANGUAGE, USERNAME
-from datalayer.validation import INT64_MAX, Moment, nul_problems
+from datalayer.validation import INT64_MAX, ImportFailed, Moment, as_utc, field_problems, nul_problems, read_source
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,14 +40,6 @@ def identity_call_id(service: str, endpoint: str, called_at: datetime, occurrenc
 
 
 BATCH = 5000
-
-
-class ImportFailed(InvalidData):
-    """Some input could not be read; `problems` lists each one. Nothing was imported."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-        self.problems = problems
 
 
 class ApiUsageRecord(BaseModel):
@@ -76,7 +67,7 @@ class ApiUsageRecord(BaseModel):
 
     def to_params(self, occurrence: int) -> LogApiCallParams:
         ms = self.response_time_ms if self.response_time is None else self.response_time * 1000
-        called_at = _utc(self.timestamp)
+        called_at = as_utc(self.timestamp)
         return LogApiCallParams(
             call_id=identity_call_id(self.service, self.endpoint, called_at, occurrence),
             service=self.service,
@@ -130,26 +121,6 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _read(path: Path, root: Path, problems: list[str]) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8-sig")  # a leading BOM (Windows editors) is not an error
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.relative_to(root)}: cannot be read: {exc}")
-        return None
-
-
-def _pydantic_problems(where: str, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "record"
-        out.append(f"{where}: field '{loc}': {err['msg']}")
-    return out
-
-
 def _array_elements(text: str) -> list[tuple[int, Any]]:
     """The elements of a top-level JSON array, each with the line it starts on."""
     decoder = json.JSONDecoder()
@@ -186,7 +157,7 @@ def parse(directory: Path) -> _Parsed:
 
     last = directory / "logs" / "last_tweet_id.txt"
     if last.exists():
-        text = _read(last, directory, problems)
+        text = read_source(last, str(last.relative_to(directory)), problems)
         if text is not None:
             lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
             if (
@@ -204,7 +175,7 @@ def parse(directory: Path) -> _Parsed:
 
     usage = directory / "logs" / "api_usage.json"
     if usage.exists():
-        text = _read(usage, directory, problems)
+        text = read_source(usage, str(usage.relative_to(directory)), problems)
         if text is not None:
             try:
                 elements = _array_elements(text)
@@ -224,9 +195,9 @@ def parse(directory: Path) -> _Parsed:
                 try:
                     record = ApiUsageRecord.model_validate(raw)
                 except ValidationError as exc:
-                    problems.extend(_pydantic_problems(where, exc))
+                    problems.extend(field_problems(where, exc, "record"))
                     continue
-                identity = (record.service, record.endpoint, _utc(record.timestamp))
+                identity = (record.service, record.endpoint, as_utc(record.timestamp))
                 parsed.usage.append(record.to_params(seen[identity]))
                 seen[identity] += 1
 
@@ -234,7 +205,7 @@ def parse(directory: Path) -> _Parsed:
     if drafts_dir.is_dir():
         for path in sorted(drafts_dir.glob("*.json")):
             name = str(path.relative_to(directory))
-            text = _read(path, directory, problems)
+            text = read_source(path, str(path.relative_to(directory)), problems)
             if text is None:
                 continue
             try:
@@ -252,9 +223,9 @@ def parse(directory: Path) -> _Parsed:
             try:
                 draft = DraftFile.model_validate(raw)
             except ValidationError as exc:
-                problems.extend(_pydantic_problems(f"{name} line 1", exc))
+                problems.extend(field_problems(f"{name} line 1", exc, "record"))
                 continue
-            created = _utc(draft.created_at or datetime.fromtimestamp(path.stat().st_mtime, UTC))
+            created = as_utc(draft.created_at or datetime.fromtimestamp(path.stat().st_mtime, UTC))
             parsed.drafts.append(
                 (
                     name,
@@ -263,7 +234,7 @@ def parse(directory: Path) -> _Parsed:
                         author_id=draft.author_id,
                         author_username=draft.author_username,
                         original_text=draft.original_text,
-                        tweet_created_at=_utc(draft.tweet_created_at or created),
+                        tweet_created_at=as_utc(draft.tweet_created_at or created),
                         target_language=draft.target_language,
                         translated_text=draft.translated_text,
                         confidence=draft.confidence,
