@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from datalayer.discord_bot import (
 from datalayer.discord_bot.importer import ImportFailed, import_store
 
 G = 1170000000000000001
-M1, M2 = "1180000000000000001", "1180000000000000002"
+M1, M2, M3 = "1180000000000000001", "1180000000000000002", "1180000000000000003"
 U1, U2, U3 = 1160000000000000001, 1160000000000000002, 1160000000000000003
 STORE = {
     M1: {"guild_id": G, "guild_name": "My server", "channel_id": 1175000000000000001, "title": "Weekly meeting",
@@ -77,12 +78,22 @@ async def test_import_backs_up_imports_and_is_idempotent(db: Database, tmp_path:
     corrected = json.loads(json.dumps(STORE))
     corrected[M1]["title"] = "Weekly team meeting"
     corrected[M1]["reactions"] = {"✅": [U1]}
-    write(src / "events.json", corrected)
+    corrected[M3] = {"guild_id": G, "channel_id": 1175000000000000003, "title": "No dates", "interval_minutes": 30}
+    mtime = write(src / "events.json", corrected).stat().st_mtime
     fixed = (await import_store(db, src, tmp_path / "backup3")).as_dict()
-    assert (fixed["events_inserted"], fixed["events_updated"], fixed["events_unchanged"]) == (0, 1, 1)
+    assert (fixed["events_inserted"], fixed["events_updated"], fixed["events_unchanged"]) == (1, 1, 1)
     assert (fixed["reactions_added"], fixed["reactions_removed"]) == (0, 2)
     assert (await events.get_by_message_id(int(M1))).title == "Weekly team meeting"  # type: ignore[union-attr]
-    assert len(await events.list_for_guild(G)) == 2  # updated, never duplicated
+    e3 = await events.get_by_message_id(int(M3))
+    assert e3 is not None and e3.created_at == e3.last_reminder == datetime.fromtimestamp(int(mtime), UTC)
+
+    # Rewritten an hour later with nothing changed: the dates M2 and M3 took from the file's mtime stay put.
+    os.utime(src / "events.json", (mtime + 3600, mtime + 3600))
+    later = (await import_store(db, src, tmp_path / "backup4")).as_dict()
+    assert (later["events_inserted"], later["events_updated"], later["events_unchanged"]) == (0, 0, 3)
+    assert await events.get_by_message_id(int(M2)) == e2  # untouched since the first import
+    assert (await events.get_by_message_id(int(M3))) == e3
+    assert len(await events.list_for_guild(G)) == 3  # updated, never duplicated
 
 
 @pytest.mark.parametrize(

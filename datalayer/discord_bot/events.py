@@ -68,9 +68,10 @@ class UpsertEventParams(Params):
     description: str | None = DESCRIPTION
     interval_minutes: int = INTERVAL
     is_paused: bool = False
-    last_reminder: Moment
+    last_reminder: Moment | None  # None: the source does not say (new: created_at; existing: kept)
     required_reactions: list[str] = EMOJI_LIST
-    created_at: Moment
+    created_at: Moment | None  # None: the source does not say (new: first_seen; existing: kept)
+    first_seen: Moment | None = None  # a new event's created_at when the source gives none (None: now)
 
     _emoji = field_validator("required_reactions")(check_emoji)
 
@@ -143,7 +144,8 @@ class EventRepository(Repository):
     async def upsert(self, p: UpsertEventParams) -> UpsertEventRow:
         """Store an event with every field given (import, seed): inserted when new, else set to these
         values, except that `last_reminder` never moves back (an older snapshot must not make an event due
-        again after a reminder was sent); `changed` is False when it already had them. Retry-safe."""
+        again after a reminder was sent) and a `created_at` or `last_reminder` of None keeps what is stored
+        (a new event takes `first_seen`); `changed` is False when it already had them. Retry-safe."""
         return await self._settled(_UPSERT_EVENT, p)
 
     async def get(self, event_id: int) -> Event | None:

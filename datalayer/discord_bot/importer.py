@@ -21,7 +21,8 @@ Types are strict: a string where a number or boolean belongs is an error, never 
 a duplicate key, or a `message_id` field that differs from its key are errors. `users_who_reacted` (user ids
 without their emoji) is stored as a reaction with every required emoji, which is what it meant to the old
 bot (those users were not reminded); with no required emoji, under ✅. Without `last_reminder` the event
-counts as reminded at `created_at`; without `created_at`, at the file's modification time.
+counts as reminded at `created_at`; without `created_at`, a new event is dated by the file's modification
+time and an event already stored keeps its dates (rewriting the file does not move them).
 
 Every file is read and validated before anything is written; one bad entry anywhere stops the import with a
 list naming each file, entry (message id and line) and field, and nothing is imported. Then the source files
@@ -203,8 +204,6 @@ def parse(path: Path) -> list[_Event]:
                 problems.append(f"{where}: message {message_id} is also in {seen[message_id]}")
                 continue
             seen[message_id] = name
-            created = as_utc(entry.created_at) if entry.created_at else mtime
-            last = as_utc(entry.last_reminder) if entry.last_reminder else created
             params = UpsertEventParams(
                 message_id=message_id,
                 channel_id=entry.channel_id,
@@ -213,9 +212,10 @@ def parse(path: Path) -> list[_Event]:
                 description=entry.description,
                 interval_minutes=entry.interval_minutes,
                 is_paused=entry.is_paused,
-                last_reminder=last,
+                last_reminder=as_utc(entry.last_reminder) if entry.last_reminder else None,
                 required_reactions=entry.required_reactions,
-                created_at=created,
+                created_at=as_utc(entry.created_at) if entry.created_at else None,
+                first_seen=mtime,
             )
             events.append(_Event(name, message_id, entry, params))
     if problems:
@@ -268,7 +268,8 @@ async def import_store(db: Database, path: Path, backup_dir: Path | None = None)
                 report.events_updated += 1
             else:
                 report.events_unchanged += 1
-            changed = await reactions.replace_for_event(written.id, ev.entry.pairs(), ev.params.created_at)
+            at = ev.params.created_at or ev.params.first_seen
+            changed = await reactions.replace_for_event(written.id, ev.entry.pairs(), at)
             report.reactions_added += changed.added
             report.reactions_removed += changed.removed
     return report

@@ -66,6 +66,7 @@ async def seed(db: Database, *, guilds: int = 3, members: int = 40, events: int 
                         last_reminder=last,
                         required_reactions=emoji,
                         created_at=last - timedelta(days=rng.randrange(1, 30)),
+                        first_seen=now,
                     )
                 )
                 pairs = [(user, em) for user, _n, bot in people if not bot and rng.random() < 0.5

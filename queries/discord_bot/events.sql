@@ -5,26 +5,30 @@ VALUES (:message_id, :channel_id, :guild_id, :title, :description, :interval_min
 RETURNING id, message_id, channel_id, guild_id, title, description, interval_minutes, is_paused, last_reminder,
           next_reminder_at, required_reactions, claimed_by, claimed_until, created_at, updated_at;
 
--- name: upsert_event(message_id, channel_id, guild_id, title, description, interval_minutes, is_paused, last_reminder, required_reactions, created_at)^
--- Store an event with every field given (import, seed): created when new, else set to these values, except that
--- last_reminder never moves back (an older snapshot must not make an event due again); says whether it was
--- inserted or changed.
+-- name: upsert_event(message_id, channel_id, guild_id, title, description, interval_minutes, is_paused, last_reminder, required_reactions, created_at, first_seen)^
+-- Store an event with every field given (import, seed): created when new, else set to these values. A NULL
+-- created_at or last_reminder means the source does not say: a new event takes created_at = first_seen (or now)
+-- and last_reminder = created_at, an existing one keeps its own. last_reminder never moves back (an older snapshot
+-- must not make an event due again); says whether it was inserted or changed.
 WITH written AS (
     INSERT INTO discord_bot.events AS e (message_id, channel_id, guild_id, title, description, interval_minutes,
                                          is_paused, last_reminder, required_reactions, created_at)
-    VALUES (:message_id, :channel_id, :guild_id, :title, :description, :interval_minutes, :is_paused, :last_reminder,
-            :required_reactions::jsonb, :created_at)
+    VALUES (:message_id, :channel_id, :guild_id, :title, :description, :interval_minutes, :is_paused,
+            COALESCE(:last_reminder::timestamptz, :created_at::timestamptz, :first_seen::timestamptz, now()),
+            :required_reactions::jsonb, COALESCE(:created_at::timestamptz, :first_seen::timestamptz, now()))
         ON CONFLICT ON CONSTRAINT events_message_id_unique DO UPDATE
        SET channel_id = EXCLUDED.channel_id, guild_id = EXCLUDED.guild_id, title = EXCLUDED.title,
            description = EXCLUDED.description, interval_minutes = EXCLUDED.interval_minutes,
-           is_paused = EXCLUDED.is_paused, last_reminder = GREATEST(e.last_reminder, EXCLUDED.last_reminder),
-           required_reactions = EXCLUDED.required_reactions, created_at = EXCLUDED.created_at
+           is_paused = EXCLUDED.is_paused,
+           last_reminder = GREATEST(e.last_reminder, COALESCE(:last_reminder::timestamptz, :created_at::timestamptz)),
+           required_reactions = EXCLUDED.required_reactions,
+           created_at = COALESCE(:created_at::timestamptz, e.created_at)
      WHERE (e.channel_id, e.guild_id, e.title, e.description, e.interval_minutes, e.is_paused, e.last_reminder,
             e.required_reactions, e.created_at)
            IS DISTINCT FROM
            (EXCLUDED.channel_id, EXCLUDED.guild_id, EXCLUDED.title, EXCLUDED.description, EXCLUDED.interval_minutes,
-            EXCLUDED.is_paused, GREATEST(e.last_reminder, EXCLUDED.last_reminder), EXCLUDED.required_reactions,
-            EXCLUDED.created_at)
+            EXCLUDED.is_paused, GREATEST(e.last_reminder, COALESCE(:last_reminder::timestamptz, :created_at::timestamptz)),
+            EXCLUDED.required_reactions, COALESCE(:created_at::timestamptz, e.created_at))
     RETURNING e.id, (e.xmax = 0) AS inserted
 )
 SELECT id, inserted, true AS changed FROM written
