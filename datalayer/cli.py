@@ -450,8 +450,9 @@ def seed() -> None:
 
 
 def _add_domain_commands() -> None:
-    """Each bot package may have a `cli` module with a click `group`, which becomes `datalayer <group>`, and a
-    `seed_command`, which becomes `datalayer seed <name>`."""
+    """Each package under `datalayer` may have a `cli` module with a click `group`, which becomes
+    `datalayer <group>`, a list of top-level `commands` (`datalayer <command>`), and a `seed_command`, which
+    becomes `datalayer seed <name>`. A new package adds its commands without touching this file."""
     import importlib
     import pkgutil
 
@@ -463,7 +464,10 @@ def _add_domain_commands() -> None:
                 module = importlib.import_module(f"datalayer.{info.name}.cli")
             except ModuleNotFoundError:
                 continue
-            main.add_command(module.group)
+            if hasattr(module, "group"):
+                main.add_command(module.group)
+            for command in getattr(module, "commands", ()):
+                main.add_command(command)
             if hasattr(module, "seed_command"):
                 seed.add_command(module.seed_command)
 

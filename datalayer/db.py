@@ -108,6 +108,15 @@ async def _release_quietly(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> Non
         log.debug("discarded a pooled connection that failed on release: %s", exc)
 
 
+def ident(*parts: str) -> str:
+    """A qualified SQL identifier, each part double-quoted as PostgreSQL's quote_ident would (for utility
+    statements only: the names come from the catalog, and quoting makes any name one identifier)."""
+    for part in parts:
+        if not part or "\x00" in part:
+            raise errors.InvalidData(f"not an identifier: {part!r}")
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
 class Executor:
     """Runs bound queries on a pool (one pooled connection per call) or on a single connection."""
 
@@ -328,6 +337,46 @@ class Executor:
             self._finished(q, started, int(tail) if tail.isdigit() else 0)
         if q.invalidates is not None:
             self._invalidate(q, args)
+        return status
+
+    async def utility(
+        self, name: str, sql: str, *, lock_timeout: str | None = None, statement_timeout: str | None = None
+    ) -> str:
+        """Run one utility statement that no named query can hold, because it names a table or cannot run in
+        a function or a transaction block (VACUUM, ANALYZE, REINDEX … CONCURRENTLY, DETACH … CONCURRENTLY,
+        DROP TABLE of a detached partition). `sql` is built by the caller from identifiers read from the
+        catalog and quoted with `ident()`; it takes no parameters and carries `/* name */` like every other
+        statement. On the pool it runs on its own connection, outside any transaction; never retried (the
+        caller decides, knowing the statement). Timeouts are set for that one session and reset on release.
+        Errors are ours, as for any query."""
+        started = perf_counter()
+        text = f"/* {name} */ {sql}"
+        settings = [(k, v) for k, v in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)) if v]
+        try:
+            if self._conn is not None:
+                for key, val in settings:
+                    await self._conn.execute("SELECT set_config($1, $2, true)", key, val)
+                status: str = await self._conn.execute(text)
+            else:
+                assert self._pool is not None
+                try:
+                    conn = await self._pool.acquire(timeout=self._cfg.acquire_timeout)
+                except DRIVER_ERRORS as exc:
+                    raise _NotSent(exc) from exc
+                try:
+                    for key, val in settings:
+                        await conn.execute("SELECT set_config($1, $2, false)", key, val)
+                    status = await conn.execute(text)
+                    if settings:
+                        await conn.execute("RESET lock_timeout; RESET statement_timeout")
+                finally:
+                    await _release_quietly(self._pool, conn)
+        except _CAUGHT as exc:
+            raise errors.from_postgres(_unwrap(exc), name) from _unwrap(exc)
+        for observe in observers:
+            observe(name)
+        if self._slow_s and perf_counter() - started > self._slow_s:
+            log.info("utility statement %s took %.1f ms", name, (perf_counter() - started) * 1000)
         return status
 
     def _invalidate(self, q: Bound, args: tuple[object, ...]) -> None:

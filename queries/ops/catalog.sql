@@ -14,3 +14,10 @@ SELECT c.table_oid::bigint AS table_oid,
        NOT a.attnotnull AS nullable
   FROM unnest(:table_oids::oid[], :attnums::int2[]) AS c(table_oid, attnum)
   JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.table_oid AND a.attnum = c.attnum;
+
+-- name: list_our_schemas(candidates)
+-- Which of the candidate names (the folders under queries/) are schemas of this database: the data layer's own.
+SELECT n.nspname::text AS name
+  FROM pg_catalog.pg_namespace AS n
+ WHERE n.nspname = ANY(:candidates::text[])
+ ORDER BY 1;
