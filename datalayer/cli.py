@@ -304,22 +304,57 @@ def check(app: AppContext, as_json: bool) -> None:
 
 # -- health ------------------------------------------------------------------------------------------------------
 @main.command()
-@click.option("--quick", is_flag=True, help="Only the quick checks: leave out the per-table summary.")
+@click.option("--quick", is_flag=True, help="Only the cheap checks: connectivity, migrations, connections, pool.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+    help="Override a threshold for this run (also DATALAYER_HEALTH_<NAME>); repeatable.",
+)  # fmt: skip
+@click.option("--thresholds", "list_thresholds", is_flag=True, help="List every threshold and its value, then exit.")
 @pass_app
-def health(app: AppContext, quick: bool, as_json: bool) -> None:
-    """Report whether the database is healthy: reachable, latency, version, pending migrations, drift.
+def health(app: AppContext, quick: bool, as_json: bool, overrides: tuple[str, ...], list_thresholds: bool) -> None:
+    """Check the database: each check has a value, a threshold, a verdict and one line of advice.
 
-    Without --quick it also lists every table of every bot schema with its estimated live rows and size.
+    Connectivity and latency, connections and pool, long queries, idle transactions, blocked queries,
+    prepared transactions, cache hit ratios, sequential scans, unused / duplicate / invalid indexes,
+    unindexed foreign keys, NOT VALID constraints, disabled triggers, bloat, dead rows, vacuum/analyze
+    age, transaction-ID and MultiXact wraparound, sequences, checkpoints, WAL archiving, replication and
+    slots, sizes, the slowest named queries (pg_stat_statements), migrations and drift, and monthly
+    partitions. Without --quick it also lists every table of our schemas.
 
-    Exits 1 when it is not (also when the server cannot be reached: then `reachable` is false).
+    Exit status: 0 ok, 1 warning, 2 critical (or unreachable): usable as a container health check.
 
-    Example: datalayer health --json
+    Example: datalayer health --set long_query_s=30 --json
     """
     from datalayer import health as checks
 
+    pairs: dict[str, str] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="'--set'")
+        pairs[name.strip()] = value.strip()
     try:
-        report = app.with_db(checks.quick if quick else checks.full, check_schema=False)
+        thresholds = checks.thresholds_with(pairs)
+    except DatalayerError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--set'") from None
+    if list_thresholds:
+        rows = [{"name": k, "value": getattr(thresholds, k), "meaning": f.description}
+                for k, f in type(thresholds).model_fields.items()]  # fmt: skip
+        if as_json:
+            emit_json(rows)
+        else:
+            table = Table("threshold", "value", "meaning")
+            for r in rows:
+                table.add_row(r["name"], str(r["value"]), r["meaning"] or "")
+            show(table, 0)
+        return
+
+    async def run(db: Database) -> dict[str, Any]:
+        return await checks.report(db, quick=quick, thresholds=thresholds)
+
+    try:
+        report = app.with_db(run, check_schema=False)
     except DatalayerError as exc:
         try:
             url = app.url
@@ -329,17 +364,27 @@ def health(app: AppContext, quick: bool, as_json: bool) -> None:
     if as_json:
         emit_json(report)
     else:
-        table = Table("check", "result", show_header=False)
-        for key, val in report.items():
-            if key == "tables":
-                val = [checks.describe_table(entry) for entry in val]
-                table.add_row(key, "\n".join(val))
-            else:
-                table.add_row(key, ", ".join(map(str, val)) if isinstance(val, list) else str(val))
-        show(table, 0)
-        console.print("[green]healthy[/green]" if report["ok"] else "[red]unhealthy[/red]")
-    if not report["ok"]:
-        sys.exit(1)
+        from rich.text import Text
+
+        colour = {"ok": "green", "warning": "yellow", "critical": "red"}
+        head = report.get("server_version", "")
+        console.print(f"{report['url']}  {('PostgreSQL ' + head) if head else ''}", markup=False, highlight=False)
+        table = Table("check", "verdict", "value", "threshold")
+        for c in report["checks"]:
+            table.add_row(c["name"], Text(c["verdict"], style=colour[c["verdict"]]), c["value"], c["threshold"])
+        show(table, 0, 1)
+        for c in report["checks"]:
+            if c["verdict"] != "ok":
+                console.print(Text(f"{c['name']} ({c['verdict']}): ", style="bold") + Text(c["advice"]))
+                for d in c["details"][:10]:
+                    console.print("  " + ", ".join(f"{k}={v}" for k, v in d.items()), markup=False, highlight=False)
+        if "tables" in report:
+            console.print("tables:", style="bold")
+            for entry in report["tables"]:
+                console.print("  " + checks.describe_table(entry), markup=False, highlight=False)
+        words = {"ok": "healthy", "warning": "warnings", "critical": "unhealthy"}
+        console.print(f"[{colour[report['status']]}]{words[report['status']]}[/{colour[report['status']]}]")
+    sys.exit(checks.EXIT_CODE[report["status"]])
 
 
 # -- stats -------------------------------------------------------------------------------------------------------

@@ -241,9 +241,9 @@ async def schema_state(ex: Executor, directory: Path | None = None) -> tuple[lis
     """Pending migration ids, and (id, why) of applied ones that drifted — over the pool, without yoyo.
 
     What `Database.connect()` checks once; `Migrator.status()` is the full picture."""
-    ledger = MigrationLedger(ex)
-    applied = set(await ledger.applied_ids())
-    recorded = {row.migration_id: row.sha256 for row in await ledger.checksums(missing_ok=True)} if applied else {}
+    entries = await MigrationLedger(ex).entries()
+    applied = {e.migration_id for e in entries}
+    recorded = {e.migration_id: e.sha256 for e in entries}
     files = dict(_files((directory or migrations_dir()).resolve()))
     pending = [mid for mid in files if mid not in applied]
     drift = [(mid, "applied, but its file is gone") for mid in sorted(applied - set(files))]

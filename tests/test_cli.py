@@ -74,12 +74,12 @@ def test_health_on_unreachable_server_still_reports() -> None:
     url = "postgresql://bot:s3cr3t@127.0.0.1:1/x"
     for args in (["health", "--json"], ["health", "--quick", "--json"]):
         result = CliRunner().invoke(main, ["--database-url", url, *args])
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 2, result.output  # critical
         report = json.loads(result.output)  # JSON on stdout even when the server is down
-        assert report["reachable"] is False and report["ok"] is False
+        assert report["reachable"] is False and report["ok"] is False and report["status"] == "critical"
         assert CONNECT_WORDING in report["error"] and "s3cr3t" not in result.output
     human = CliRunner().invoke(main, ["--database-url", url, "health"])
-    assert human.exit_code == 1 and "unhealthy" in human.output and "s3cr3t" not in human.output
+    assert human.exit_code == 2 and "unhealthy" in human.output and "s3cr3t" not in human.output
 
 
 def test_db_url_masks_password() -> None:
@@ -123,14 +123,15 @@ def test_contradictory_or_out_of_range_options_are_usage_errors(args: list[str],
 
 def test_health_works_without_quick(database_url: str) -> None:
     result = CliRunner().invoke(main, ["--database-url", database_url, "health"])
-    assert result.exit_code == 0, result.output
-    assert "healthy" in result.output and "reddit_bot.comments ~" in result.output
+    # server-wide checks (checkpoints on a cluster many test runs share) may warn; nothing is critical
+    assert result.exit_code in (0, 1), result.output
+    assert result.output.rstrip().endswith(("healthy", "warnings")) and "reddit_bot.comments ~" in result.output
 
 
 def test_full_health_lists_every_bot_table(database_url: str) -> None:
     """Without --quick: each table of each bot schema, a partitioned table once with its partitions summed."""
     result = CliRunner().invoke(main, ["--database-url", database_url, "health", "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code in (0, 1), result.output
     tables = {t["table"]: t for t in json.loads(result.output)["tables"]}
     for name in ("reddit_bot.posts", "reddit_bot.comments", "reddit_bot.successful_patterns",
                  "twitter_bot.tweets", "chat_bot.messages", "discord_bot.events", "error_api.api_keys"):  # fmt: skip

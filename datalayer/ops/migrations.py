@@ -25,10 +25,19 @@ class AppliedMigration(Row):
 _ENSURE = q.execute("ops.ensure_migration_checksums", retry=True)  # CREATE TABLE IF NOT EXISTS
 _LOCK = q.value("ops.lock_migrations", bool, retry=False)  # a session lock: only on the migrator's own connection
 _UNLOCK = q.value("ops.unlock_migrations", bool, retry=False)
+
+
+class LedgerEntry(Row):
+    migration_id: str
+    sha256: str | None
+
+
 _LIST = q.many("ops.list_migration_checksums", MigrationChecksum)
 _RECORD = q.execute("ops.record_migration_checksum", (str, str), retry=True)  # upsert by migration id
 _DELETE = q.execute("ops.delete_migration_checksum", (str,), retry=True)  # deleting twice is harmless
 _APPLIED = q.many("ops.list_applied_migrations", AppliedMigration)
+_LEDGER = q.many("ops.list_migration_ledger", LedgerEntry, retry=True)  # a read-only function
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 class MigrationLedger(Repository):
@@ -74,3 +83,16 @@ class MigrationLedger(Repository):
             if exc.sqlstate == _UNDEFINED_TABLE:
                 return []
             raise
+
+    async def entries(self) -> list[LedgerEntry]:
+        """Applied ids with their recorded checksums (None: applied before checksums were kept). A role that
+        may not read the bookkeeping tables (datalayer_app) reads them through ops.migration_ledger().
+        Reads only. Retry-safe."""
+        try:
+            applied = await self.applied_ids()
+        except DatalayerError as exc:
+            if exc.sqlstate == _INSUFFICIENT_PRIVILEGE:
+                return await self._x.many(_LEDGER)
+            raise
+        recorded = {row.migration_id: row.sha256 for row in await self.checksums(missing_ok=True)} if applied else {}
+        return [LedgerEntry(migration_id=mid, sha256=recorded.get(mid)) for mid in applied]

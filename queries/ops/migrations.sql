@@ -36,3 +36,9 @@ DELETE FROM public._datalayer_migration_checksum
 SELECT migration_id
   FROM public._yoyo_migration
  ORDER BY migration_id;
+
+-- name: list_migration_ledger()
+-- Applied migrations with their recorded checksums, through the SECURITY DEFINER function a role without
+-- access to the bookkeeping tables (datalayer_app) may call.
+SELECT migration_id, sha256
+  FROM ops.migration_ledger();
