@@ -388,12 +388,68 @@ def health(app: AppContext, quick: bool, as_json: bool, overrides: tuple[str, ..
 
 
 # -- stats -------------------------------------------------------------------------------------------------------
-@main.group()
-def stats() -> None:
-    """Statistics of the named queries.
+@main.group(invoke_without_command=True)
+@click.option(
+    "--exact", is_flag=True, help="Count rows with count(*) (a full scan of every table) instead of estimates."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+@click.pass_context
+def stats(ctx: click.Context, app: AppContext, exact: bool, as_json: bool) -> None:
+    """Rows and sizes per schema and table, and growth since the last run (kept in ops.table_size_history);
+    `datalayer stats queries` has the per-query figures.
 
-    Example: datalayer stats queries
+    Rows are the statistics collector's estimates unless --exact.
+
+    Example: datalayer stats --exact --json
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from datalayer.health import size
+    from datalayer.health.tables import TableHealthRepository
+    from datalayer.maintenance.sizes import SizeHistoryRepository
+    from datalayer.ops.catalog import CatalogRepository
+
+    async def go(db: Database) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        schemas = await CatalogRepository(db).our_schemas()
+        history = SizeHistoryRepository(db)
+        tables = await TableHealthRepository(db).schema_tables(schemas)
+        before = await history.previous(now)
+        rows: list[dict[str, Any]] = []
+        for t in tables:
+            live = await history.count_exactly(t.schema_name, t.table_name) if exact else t.live_rows
+            prev = before.get((t.schema_name, t.table_name))
+            rows.append({
+                "schema": t.schema_name, "table": t.table_name, "rows": live, "exact": exact,
+                "total_bytes": t.total_bytes, "partitions": t.partitions if t.partitioned else None,
+                "rows_growth": None if prev is None else live - prev.live_rows,
+                "bytes_growth": None if prev is None else t.total_bytes - prev.total_bytes,
+                "since": None if prev is None else prev.taken_at.isoformat(),
+            })  # fmt: skip
+        await history.record(now, [{"schema_name": r["schema"], "table_name": r["table"], "live_rows": r["rows"],
+                                    "total_bytes": r["total_bytes"]} for r in rows])  # fmt: skip
+        per_schema: dict[str, dict[str, int]] = {}
+        for r in rows:
+            agg = per_schema.setdefault(r["schema"], {"tables": 0, "rows": 0, "total_bytes": 0})
+            agg["tables"] += 1
+            agg["rows"] += r["rows"]
+            agg["total_bytes"] += r["total_bytes"]
+        return {"taken_at": now.isoformat(), "schemas": per_schema, "tables": rows}
+
+    report = app.with_db(go)
+    if as_json:
+        emit_json(report)
+        return
+    table = Table("table", "rows" + ("" if exact else " (est.)"), "size", "growth since last run")
+    for r in report["tables"]:
+        growth = "first run" if r["since"] is None else f"{r['rows_growth']:+,} rows, {size(r['bytes_growth'])}"
+        table.add_row(f"{r['schema']}.{r['table']}", f"{r['rows']:,}", size(r["total_bytes"]), growth)
+    for name, agg in report["schemas"].items():
+        table.add_row(f"[bold]{name}[/bold] ({agg['tables']} tables)", f"{agg['rows']:,}", size(agg["total_bytes"]), "")
+    show(table, 0)
 
 
 @stats.command("queries")
@@ -486,12 +542,40 @@ def secret_key() -> None:
     click.echo(Cipher.generate_key())
 
 
-@main.group()
-def seed() -> None:
-    """Sample data for one bot, through its repositories.
+@main.group(invoke_without_command=True)
+@click.option("--all", "everything", is_flag=True, help="Every bot's sample data, with the defaults.")
+@click.pass_context
+def seed(ctx: click.Context, everything: bool) -> None:
+    """Sample data for one bot (or --all), through its repositories; running it again adds no rows.
 
-    Example: datalayer seed discord-bot
+    Example: datalayer seed --all
     """
+    if ctx.invoked_subcommand is not None:
+        if everything:
+            raise click.UsageError("--all seeds every bot: give it without a bot name")
+        return
+    if not everything:
+        click.echo(ctx.get_help())
+        return
+    import time
+
+    assert isinstance(ctx.command, click.Group)
+    skipped = []
+    for name in sorted(ctx.command.commands):
+        console.print(f"== {name} ==", style="bold")
+        started = time.perf_counter()
+        try:
+            ctx.invoke(ctx.command.commands[name])
+        except (click.ClickException, DatalayerError) as exc:
+            message = exc.message if isinstance(exc, click.ClickException) else str(exc)
+            if "is not set" not in message:  # only a missing setting skips a bot; anything else fails
+                raise
+            skipped.append(name)
+            console.print(f"skipped: {message}", style="yellow", markup=False, highlight=False)
+            continue
+        console.print(f"({time.perf_counter() - started:.1f} s)", style="dim")
+    if skipped:
+        console.print(f"seeded all but {', '.join(skipped)} (see above)", style="yellow")
 
 
 def _add_domain_commands() -> None:

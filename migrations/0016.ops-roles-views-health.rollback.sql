@@ -5,6 +5,7 @@ DROP OWNED BY datalayer_app, datalayer_readonly, datalayer_migrator;
 DROP FUNCTION ops.migration_ledger();
 DROP TABLE ops.table_size_history;
 DROP FUNCTION ops.checkpoint_counts();
+DROP FUNCTION ops.exact_row_count(regclass);
 DROP VIEW chat_bot.recent_security_events;
 DROP VIEW chat_bot.active_conversations;
 DROP VIEW error_api.usage_today;

@@ -110,6 +110,17 @@ END;
 $$;
 COMMENT ON FUNCTION ops.checkpoint_counts() IS 'Checkpoints timed and requested since the statistics were reset, from pg_stat_checkpointer (17+) or pg_stat_bgwriter (15, 16).';
 
+CREATE FUNCTION ops.exact_row_count(rel regclass) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;  -- a regclass prints as a quoted, qualified name
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION ops.exact_row_count(regclass) IS 'count(*) of one table (a full scan): `datalayer stats --exact`.';
+
 CREATE TABLE ops.table_size_history (
     taken_at    timestamptz NOT NULL,
     schema_name text        NOT NULL,

@@ -157,3 +157,25 @@ def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json:
     else:
         for key, value in report.items():
             click.echo(f"{key}: {value}")
+
+
+@click.command("twitter-bot")
+@click.option("--tweets", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--seed", "seed_", default=1, show_default=True, type=click.IntRange(0, 1000), help="Picks the ids.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def seed_command(app: AppContext, tweets: int, seed_: int, as_json: bool) -> None:
+    """Sample tweets, translations (posted, failed, pending), API calls, cache entries and operators for the
+    Twitter bot (a re-run the same day adds no rows).
+
+    Example: datalayer seed twitter-bot --tweets 50
+    """
+    from dataclasses import asdict
+
+    from datalayer.twitter_bot.seed import seed
+
+    report = asdict(app.with_db(lambda db: seed(db, tweets=tweets, seed=seed_)))
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.items()))
