@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pwd
+import shlex
 import socket
 import subprocess
 import sys
@@ -23,6 +24,10 @@ from datalayer.errors import Unavailable
 
 SYSTEM_USER = "embedded_postgres"
 CONF_NAME = "datalayer.conf"
+WAL_ARCHIVE = "wal-archive"
+# Archiving starts with the first base backup (which writes this file): WAL from before any base backup could never
+# be replayed, so until then archive_command succeeds without keeping anything (a test cluster's WAL never piles up).
+ARCHIVE_MARKER = "ARCHIVING"
 # The server log keeps no row values: DETAIL (`Failing row contains (…)`) would put personal data and password
 # hashes there; statement parameters are not logged on error either (the default, made explicit).
 _PRIVATE_LOG = (
@@ -66,6 +71,11 @@ class EmbeddedCluster:
     def conf(self) -> Path:
         return self.pgdata / CONF_NAME
 
+    @property
+    def wal_archive(self) -> Path:
+        """Where the server archives every finished WAL segment (gzip), for point-in-time recovery."""
+        return self.home / WAL_ARCHIVE
+
     # -- state -------------------------------------------------------------------------------------------------
     def port(self) -> int | None:
         if not self.conf.exists():
@@ -101,8 +111,16 @@ class EmbeddedCluster:
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
             upgraded = self._add_private_log()
-            if upgraded and self.is_running():
+            archiving = self._add_wal_archiving()
+            self._make_wal_archive()
+            if (upgraded or archiving) and self.is_running():
                 self._pg_ctl("reload")
+                if archiving:
+                    print(
+                        f"datalayer: WAL archiving (into {self.wal_archive}) is now configured, but archive_mode "
+                        "takes effect only when the server restarts: `datalayer db down && datalayer db up`",
+                        file=sys.stderr,
+                    )
             if not self.is_running():
                 port = self.port()
                 if port is None or not _port_is_free(port):
@@ -180,7 +198,7 @@ class EmbeddedCluster:
             "shared_preload_libraries = 'pg_stat_statements'\n"
             "pg_stat_statements.track = 'all'\n"
             "track_io_timing = on\n"
-            "max_connections = 200\n" + _PRIVATE_LOG
+            "max_connections = 200\n" + _PRIVATE_LOG + _archiving(self.wal_archive)
         )
         self.conf.write_text(text)
         if self._run_as() is not None:
@@ -197,6 +215,63 @@ class EmbeddedCluster:
         self.conf.write_text(text.rstrip("\n") + "\n" + _PRIVATE_LOG)
         return True
 
+    def _add_wal_archiving(self) -> bool:
+        """A cluster made before WAL archiving existed gets it (only when its file names neither archive_mode nor
+        archive_command: `archive_mode = off` there turns it off for good). archive_mode needs a restart."""
+        if not self.conf.exists():
+            return False
+        text = self.conf.read_text()
+        if "archive_mode" in text or "archive_command" in text:
+            return False
+        self.conf.write_text(text.rstrip("\n") + "\n" + _archiving(self.wal_archive))
+        return True
+
+    def _make_wal_archive(self) -> None:
+        if self.wal_archive.is_dir():
+            return
+        self.wal_archive.mkdir(parents=True, exist_ok=True)
+        self.wal_archive.chmod(0o700)
+        if self._run_as() is not None:
+            entry = pwd.getpwnam(SYSTEM_USER)
+            os.chown(self.wal_archive, entry.pw_uid, entry.pw_gid)
+
+    def start_archiving(self) -> None:
+        """Keep archived WAL from now on (called before the first base backup; see ARCHIVE_MARKER)."""
+        self._make_wal_archive()
+        marker = self.wal_archive / ARCHIVE_MARKER
+        marker.touch()
+        if self._run_as() is not None:
+            entry = pwd.getpwnam(SYSTEM_USER)
+            os.chown(marker, entry.pw_uid, entry.pw_gid)
+
+    def prepare_recovery(self, *, port: int, restore_from: Path, target_time: str) -> None:
+        """Make the data directory in `pgdata` (a base backup just unpacked there) a cluster that replays the WAL
+        archived in `restore_from` up to `target_time`, then promotes itself (ends recovery and accepts writes).
+        It listens on `port` and archives its own WAL into its own home, never into `restore_from`: the new
+        timeline it starts must not mix with the original cluster's history."""
+        if self._run_as() is not None:
+            self._prepare_for_system_user()
+            entry = pwd.getpwnam(SYSTEM_USER)
+            for folder, dirs, files in os.walk(self.pgdata):
+                for name in [*dirs, *files]:
+                    os.lchown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid)
+        self.pgdata.chmod(0o700)
+        self._make_wal_archive()
+        self._write_conf(port)
+        with self.conf.open("a") as conf:
+            conf.write(
+                "# Point-in-time recovery (datalayer restore --to-time); used only while recovery.signal exists.\n"
+                f"restore_command = {_conf_string(_restore_command(restore_from))}\n"
+                f"recovery_target_time = {_conf_string(target_time)}\n"
+                "recovery_target_action = 'promote'\n"
+                "recovery_target_timeline = 'latest'\n"
+            )
+        (self.pgdata / "recovery.signal").touch()
+        if self._run_as() is not None:
+            entry = pwd.getpwnam(SYSTEM_USER)
+            for path in (self.conf, self.pgdata / "recovery.signal"):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
     def _pg_ctl(self, *args: str) -> None:
         self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), *args)
 
@@ -208,6 +283,44 @@ class EmbeddedCluster:
                 f"{Path(argv[0]).name} failed (exit {result.returncode}): {result.stderr.strip()}"
                 + (f"\nserver log ({self.logfile}):\n{log}" if log else "")
             )
+
+
+def _conf_string(value: str) -> str:
+    """`value` as a postgresql.conf string: quotes doubled, backslashes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _archive_path(folder: Path, name: str) -> str:
+    """A shell word for `folder/name` inside archive_command or restore_command (% doubled: %f and %p are theirs)."""
+    return shlex.quote(str(folder).replace("%", "%%") + "/") + name
+
+
+def _archive_command(archive: Path) -> str:
+    """Copy a finished WAL segment into `archive`, gzipped. Never overwrites (`test ! -f`): a segment already
+    there succeeds only when it is identical (a repeat after a crash), as the manual asks. Written to a
+    temporary name, synced, then renamed, so a crash never leaves a short file under the final name."""
+    final, tmp = _archive_path(archive, "%f.gz"), _archive_path(archive, "%f.gz.tmp")
+    folder = shlex.quote(str(archive).replace("%", "%%"))
+    marker = _archive_path(archive, ARCHIVE_MARKER)
+    return (
+        f"test ! -f {marker} || {{ test ! -f {final} && gzip -1 -c %p > {tmp} && sync {tmp} && mv {tmp} {final}"
+        f" && sync {folder} || (test -f {final} && gzip -dc {final} | cmp -s - %p); }}"
+    )
+
+
+def _restore_command(archive: Path) -> str:
+    final = _archive_path(archive, "%f.gz")
+    return f"test -f {final} && gzip -dc {final} > %p"
+
+
+def _archiving(archive: Path) -> str:
+    return (
+        "# WAL archiving for point-in-time recovery (datalayer backup base, datalayer restore --to-time).\n"
+        "# archive_mode needs a restart. Set archive_mode = off here to stop archiving.\n"
+        "wal_level = replica\n"
+        "archive_mode = on\n"
+        f"archive_command = {_conf_string(_archive_command(archive))}\n"
+    )
 
 
 def _free_port() -> int:

@@ -113,7 +113,7 @@ _CHECKPOINTS = q.one("health.get_checkpoint_counts", CheckpointCounts, retry=Tru
 _ARCHIVER = q.one("health.get_archiver_state", ArchiverState)
 _REPLICAS = q.many("health.list_replicas", Replica)
 _SLOTS = q.many("health.list_replication_slots", ReplicationSlot)
-_LIMIT = q.value("health.limit_session", str, (str, str), retry=True)  # sets two settings: harmless twice
+_LIMIT = q.value("health.set_session_limits", str, (str, str), retry=True)  # sets two settings: harmless twice
 
 
 class ServerHealthRepository(Repository):

@@ -139,7 +139,7 @@ SELECT s.slot_name::text AS slot_name,
   FROM pg_replication_slots AS s
  ORDER BY 1;
 
--- name: limit_session(lock_timeout, statement_timeout)$
+-- name: set_session_limits(lock_timeout, statement_timeout)$
 -- For the rest of the health report's transaction: give up on a lock or a statement after these times, so a
 -- table locked by someone else makes one check fail fast instead of the report hanging behind it.
 SELECT set_config('lock_timeout', :lock_timeout, true) || ' ' || set_config('statement_timeout', :statement_timeout, true);

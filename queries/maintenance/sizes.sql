@@ -23,4 +23,4 @@ SELECT count(*)::bigint FROM gone;
 
 -- name: count_rows_exactly(table_name)$
 -- count(*) of one table (a qualified name; the regclass cast proves it exists): a full scan, for `stats --exact`.
-SELECT ops.exact_row_count(:table_name::regclass);
+SELECT ops.exact_row_count(:table_name::text::regclass);

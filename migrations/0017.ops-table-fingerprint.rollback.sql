@@ -1,0 +1,1 @@
+DROP FUNCTION ops.table_fingerprint(regclass);
