@@ -149,6 +149,11 @@ class Executor:
         return self._conn
 
     @property
+    def pool(self) -> asyncpg.Pool | None:
+        """The pool this executor takes a connection from per call (None on one connection: a transaction)."""
+        return self._pool
+
+    @property
     def cache(self) -> CacheStore | None:
         """The read cache this executor's Database uses (None when off)."""
         return self._cfg.cache
@@ -354,9 +359,16 @@ class Executor:
         settings = [(k, v) for k, v in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)) if v]
         try:
             if self._conn is not None:
+                # Inside a transaction a local setting lasts until it ends; outside, it would end with its own
+                # statement, so it is set for the session and reset after.
+                local = self._conn.is_in_transaction()
                 for key, val in settings:
-                    await self._conn.execute("SELECT set_config($1, $2, true)", key, val)
-                status: str = await self._conn.execute(text)
+                    await self._conn.execute("SELECT set_config($1, $2, $3)", key, val, local)
+                try:
+                    status: str = await self._conn.execute(text)
+                finally:
+                    if settings and not local and not self._conn.is_closed():
+                        await self._conn.execute("RESET lock_timeout; RESET statement_timeout")
             else:
                 assert self._pool is not None
                 try:

@@ -240,7 +240,7 @@ def from_postgres(exc: BaseException, query: str | None = None, placeholders: tu
     if state == "23514" and constraint is None and (detail or "").startswith("Partition key of the failing row"):
         return InvalidData(
             f"no partition of {schema}.{table} holds this row{via}: {detail} Create that partition first "
-            "(the bot's maintain command makes them ahead of time)",
+            "(`datalayer partitions ensure` and the bots' maintain commands make them ahead of time)",
             **fields,
         )
     if state == "23514":

@@ -33,6 +33,7 @@ async def test_log_one_defaults_to_now(db: Database) -> None:
 async def test_logging_the_same_call_again_stores_it_once(db: Database, conn: asyncpg.Connection) -> None:
     repo = ApiUsageRepository(db)
     p = call(at=datetime(2026, 10, 9, tzinfo=UTC))
+    await repo.ensure_partition(date(2026, 10, 1))  # no DEFAULT partition: inside a transaction, make it first
     first = await repo.log(p)
     again = await repo.log(p)  # what a retry after a lost reply does
     assert again == first and await repo.get(p.call_id, p.called_at) == first
@@ -74,13 +75,32 @@ async def test_log_many_uses_copy_and_creates_partitions(db: Database, conn: asy
     assert await conn.fetchval("SELECT count(*) FROM twitter_bot.api_usage_y2031m03") == 1
 
 
-async def test_month_without_partition_never_fails_and_is_moved_later(db: Database, conn: asyncpg.Connection) -> None:
+async def test_month_without_partition_is_a_clear_error_in_a_transaction(
+    db: Database, conn: asyncpg.Connection
+) -> None:
     repo = ApiUsageRepository(db)
-    row = await repo.log(call(at=datetime(2035, 7, 4, tzinfo=UTC)))
-    assert await partition_of(conn, row.id) == "twitter_bot.api_usage_default"
+    with pytest.raises(InvalidData, match=r"no partition of twitter_bot\.api_usage .*2035-07-04"):
+        async with db.transaction():  # a savepoint: the failed insert aborts only it
+            await repo.log(call(at=datetime(2035, 7, 4, tzinfo=UTC)))
     assert await repo.ensure_partition(date(2035, 7, 1)) is True
     assert await repo.ensure_partition(date(2035, 7, 20)) is False
+    row = await repo.log(call(at=datetime(2035, 7, 4, tzinfo=UTC)))
     assert await partition_of(conn, row.id) == "twitter_bot.api_usage_y2035m07"
+
+
+async def test_month_without_partition_is_made_on_the_spot_on_the_pool(database_url: str) -> None:
+    async with Database.connect(url=database_url) as db:
+        repo = ApiUsageRepository(db)
+        try:
+            row = await repo.log(call(at=datetime(2036, 3, 4, tzinfo=UTC)))
+            assert "api_usage_y2036m03" in {p.name for p in await repo.partitions()}
+            assert await repo.log(call(at=row.called_at)) != row  # the month exists now: a plain insert
+        finally:
+            c = await asyncpg.connect(database_url)
+            try:
+                await c.execute("DROP TABLE IF EXISTS twitter_bot.api_usage_y2036m03")
+            finally:
+                await c.close()
 
 
 async def test_partitions_ahead_and_drop_old_ones(db: Database, conn: asyncpg.Connection) -> None:
@@ -92,7 +112,7 @@ async def test_partitions_ahead_and_drop_old_ones(db: Database, conn: asyncpg.Co
     assert "twitter_bot.api_usage_y2040m11" in dropped and "twitter_bot.api_usage_y2040m12" in dropped
     assert "twitter_bot.api_usage_y2041m01" not in dropped
     names = {p.name for p in await repo.partitions()}
-    assert "api_usage_y2041m01" in names and "api_usage_y2040m11" not in names and "api_usage_default" in names
+    assert "api_usage_y2041m01" in names and "api_usage_y2040m11" not in names and "api_usage_default" not in names
 
 
 async def test_reports(db: Database) -> None:

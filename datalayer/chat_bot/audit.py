@@ -1,7 +1,9 @@
 """Aggregate `audit` (queries/chat_bot/audit.sql): the append-only audit trail, partitioned by month.
 
 There is no update or delete here, and the table refuses them (a trigger); only GDPR erasure redacts the
-entries about an erased user. A client-generated `request_id` makes appending retry-safe."""
+entries about an erased user. A client-generated `request_id` makes appending retry-safe. Partitions are made
+ahead (`ensure_partitions_ahead`, `datalayer partitions ensure`) and old ones dropped by `datalayer partitions
+drop-older-than --table chat_bot.audit_logs`, through `datalayer.partitions`, which never stalls appending."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from uuid import UUID, uuid4
 from pydantic import Field, JsonValue
 
 from datalayer import queries as q
+from datalayer.partitions.partitions import PartitionRepository
 from datalayer.repository import Params, Repository, Row, params
 from datalayer.validation import Moment
 
@@ -61,7 +64,7 @@ _APPEND = q.one("chat_bot.append_audit", AuditEntry, AppendAuditParams, retry=Tr
 _BY_ENTITY = q.many("chat_bot.list_audit_by_entity", AuditEntry, ListAuditByEntityParams)
 _BY_ACTOR = q.many("chat_bot.list_audit_by_actor", AuditEntry, ListAuditByActorParams)
 _BETWEEN = q.many("chat_bot.list_audit_between", AuditEntry, ListAuditBetweenParams)
-_ENSURE = q.value("chat_bot.ensure_audit_partition", bool, (date,), retry=True)
+TABLE = "chat_bot.audit_logs"
 
 
 class AuditRepository(Repository):
@@ -81,11 +84,6 @@ class AuditRepository(Repository):
         return await self._x.many(_BETWEEN, params(ListAuditBetweenParams, since=since, until=until, limit=limit))
 
     async def ensure_partitions_ahead(self, months: int = 3, now: datetime | None = None) -> list[date]:
-        """Make the audit partitions of this month and the next `months`; returns those created. Retry-safe."""
-        first = (now or datetime.now(UTC)).astimezone(UTC)
-        created = []
-        for i in range(months + 1):
-            month = date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
-            if await self._x.value(_ENSURE, month):
-                created.append(month)
-        return created
+        """Make the audit partitions of this month and the next `months`; returns those created (appending goes
+        on meanwhile; see datalayer.partitions). Retry-safe."""
+        return await PartitionRepository(self._x).ensure(TABLE, months, now=now or datetime.now(UTC))

@@ -2,8 +2,9 @@
 is read from it: a user's dashboard, the monitoring figures, the rate-limit check, retention.
 
 `usage_logs` has no DEFAULT partition (an ATTACH would have to scan it): partitions are made ahead by
-`ensure_partitions_ahead` (run daily, `datalayer accounts maintain`), and a request logged into a month that
-has none gets its partition made on the spot, then is logged."""
+`ensure_partitions_ahead` (run daily, `datalayer accounts maintain`, or `datalayer partitions ensure`), and a
+request logged into a month that has none gets its partition made on the spot, then is logged. Partition
+changes go through `datalayer.partitions`, which never stalls request logging or the rate-limit read."""
 
 from __future__ import annotations
 
@@ -16,12 +17,20 @@ from uuid import UUID, uuid4
 from pydantic import Field
 
 from datalayer import queries as q
+from datalayer.db import Executor
 from datalayer.errors import InvalidData, NotFound
+from datalayer.partitions.partitions import (
+    PartitionRepository,
+    in_transaction,
+    is_missing_partition,
+    month_of,
+    parse_duration,
+)
 from datalayer.repository import Params, Repository, Row, params
 from datalayer.validation import Moment
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_NO_PARTITION = "no partition of"
+TABLE = "error_api.usage_logs"
 
 
 def _now() -> datetime:
@@ -111,10 +120,6 @@ class RateLimitRow(Row):
     retry_after_seconds: float
 
 
-class DroppedPartitionRow(Row):
-    name: str
-
-
 class UsagePartitionRow(Row):
     name: str
     bounds: str
@@ -146,11 +151,6 @@ class CheckRateLimitParams(Params):
     now: Moment
 
 
-class DropUsagePartitionsParams(Params):
-    cutoff: Moment
-    max_lock_wait: str = Field(pattern=r"^\d+(ms|s)$")
-
-
 _LOG = q.value("error_api.log_request", bool, LogRequestParams, retry=True)
 _LOG_MANY = q.value("error_api.log_requests", int, LogRequestsParams, retry=True)
 _SUMMARY = q.one("error_api.get_usage_summary", UsageSummaryRow, UserSinceParams)
@@ -158,24 +158,18 @@ _TOP = q.many("error_api.list_top_endpoints", TopEndpointRow, ListTopEndpointsPa
 _BY_DAY = q.many("error_api.list_usage_by_day", UsageByDayRow, UserSinceParams)
 _MONITORING = q.one("error_api.get_monitoring_summary", MonitoringSummaryRow, (datetime,))
 _RATE_LIMIT = q.one("error_api.check_rate_limit", RateLimitRow, CheckRateLimitParams)
-_ENSURE_PARTITION = q.value("error_api.ensure_usage_partition", bool, (date,), retry=True)
 _PARTITIONS = q.many("error_api.list_usage_partitions", UsagePartitionRow)
-_DROP_PARTITIONS = q.many(
-    "error_api.drop_usage_partitions_before", DroppedPartitionRow, DropUsagePartitionsParams, retry=True
-)
 _DELETE_OLDER = q.value("error_api.delete_usage_older_than", int, (datetime,), retry=True)
 _DELETE_MINUTES = q.value("error_api.delete_old_usage_minutes", int, (datetime,), retry=True)
 
 
-def _month(moment: datetime) -> date:
-    utc = moment.astimezone(UTC)
-    return date(utc.year, utc.month, 1)
+_month = month_of
 
 
-def _missing_partition(exc: InvalidData, on_pool: bool) -> bool:
+def _missing_partition(exc: InvalidData, x: Executor) -> bool:
     """A month without a partition. Inside a transaction the failed statement has aborted it, so the
     partition cannot be made there: the caller gets the error (partitions are made ahead; this is rare)."""
-    return on_pool and exc.sqlstate == "23514" and exc.constraint is None and _NO_PARTITION in str(exc)
+    return is_missing_partition(exc) and not in_transaction(x)
 
 
 class UsageRepository(Repository):
@@ -185,9 +179,9 @@ class UsageRepository(Repository):
         try:
             return await self._x.value(_LOG, p)
         except InvalidData as exc:
-            if not _missing_partition(exc, self._x.connection is None):
+            if not _missing_partition(exc, self._x):
                 raise
-        await self._x.value(_ENSURE_PARTITION, _month(p.created_at))
+        await PartitionRepository(self._x).ensure_month(TABLE, _month(p.created_at))
         return await self._x.value(_LOG, p)
 
     async def log_many(self, rows: Sequence[LogRequestParams]) -> int:
@@ -198,10 +192,11 @@ class UsageRepository(Repository):
         try:
             return await self._x.value(_LOG_MANY, p)
         except InvalidData as exc:
-            if not _missing_partition(exc, self._x.connection is None):
+            if not _missing_partition(exc, self._x):
                 raise
+        partitions = PartitionRepository(self._x)
         for month in sorted({_month(r.created_at) for r in rows}):
-            await self._x.value(_ENSURE_PARTITION, month)
+            await partitions.ensure_month(TABLE, month)
         return await self._x.value(_LOG_MANY, p)
 
     async def dashboard(self, user_id: UUID, days: int = 30, *, now: datetime | None = None) -> Dashboard:
@@ -232,14 +227,9 @@ class UsageRepository(Repository):
         return row
 
     async def ensure_partitions_ahead(self, months: int = 3, now: datetime | None = None) -> list[date]:
-        """Make the partitions of this month and the next `months`; returns the months created. Retry-safe."""
-        first = _month(now or _now())
-        created = []
-        for i in range(months + 1):
-            month = date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
-            if await self._x.value(_ENSURE_PARTITION, month):
-                created.append(month)
-        return created
+        """Make the partitions of this month and the next `months`; returns the months created (request logging
+        goes on meanwhile; see datalayer.partitions). Retry-safe."""
+        return await PartitionRepository(self._x).ensure(TABLE, months, now=now or _now())
 
     async def cleanup_rate_counters(self, now: datetime | None = None) -> int:
         """Forget the per-minute request counters older than two days (the rate limit looks back one).
@@ -251,12 +241,13 @@ class UsageRepository(Repository):
 
     async def cleanup_old_logs(self, days: int = 90, *, max_lock_wait: str = "2s") -> tuple[list[str], int]:
         """Retention: drop the monthly partitions that are wholly older than `days`, then delete the older rows
-        left in the partition that straddles the cutoff. Each partition drop waits at most `max_lock_wait` for
-        its lock, so request logging is never blocked behind it for long (then `Retryable`: run it later).
+        left in the partition that straddles the cutoff. Each partition is detached CONCURRENTLY, then dropped
+        (datalayer.partitions), every lock waited for at most `max_lock_wait` and a refused one tried again, so
+        request logging and the rate-limit read go on (then `Retryable`: run it later).
         Returns the dropped partitions and the rows deleted. Retry-safe."""
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise InvalidData("days is a whole number of at least 1")
         cutoff = _now() - timedelta(days=days)
-        p = params(DropUsagePartitionsParams, cutoff=cutoff, max_lock_wait=max_lock_wait)
-        dropped = [row.name for row in await self._x.many(_DROP_PARTITIONS, p)]
+        partitions = PartitionRepository(self._x, lock_timeout=parse_duration(max_lock_wait))
+        dropped = await partitions.drop_older_than(TABLE, cutoff)
         return dropped, await self._x.value(_DELETE_OLDER, cutoff)

@@ -3,6 +3,11 @@ many at once), reports, rate limits, monthly partitions.
 
 Each call carries a client-generated `call_id` (made when its `LogApiCallParams` is built, together with
 `called_at`), so logging the same call again — a retry after a lost connection — stores it once.
+
+`api_usage` has no DEFAULT partition (migration 0018): months are made ahead (`ensure_partitions_ahead`, run by
+`datalayer twitter maintain`, or `datalayer partitions ensure`), `log_many` and `import_calls` make the months
+their calls need first, and `log` makes a missing month on the spot (on the pool; inside a transaction the error
+says to make partitions ahead). Partition changes go through `datalayer.partitions`, which never stalls logging.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from uuid import UUID, uuid4
 from pydantic import Field
 
 from datalayer import queries as q
+from datalayer.errors import InvalidData
+from datalayer.partitions.partitions import PartitionRepository, in_transaction, is_missing_partition, month_of
 from datalayer.repository import Params, Repository, Row, params
 from datalayer.validation import Moment
 
@@ -90,10 +97,6 @@ class ApiUsagePartitionRow(Row):
     estimated_rows: int
 
 
-class DroppedPartitionRow(Row):
-    name: str
-
-
 class ApiUsageByPeriodParams(Params):
     period: str = Field(pattern="^(day|month)$")
     since: datetime
@@ -157,9 +160,7 @@ _LOG_API_CALL = q.one("twitter_bot.log_api_call", ApiUsage, LogApiCallParams, re
 _GET_API_CALL = q.one("twitter_bot.get_api_call", ApiUsage, (UUID, datetime))
 _LOG_API_CALLS = q.value("twitter_bot.log_api_calls", int, LogApiCallsParams, retry=True)
 _IMPORT_API_CALLS = q.one("twitter_bot.import_api_calls", ImportApiCallsRow, LogApiCallsParams, retry=True)
-_ENSURE_PARTITION = q.value("twitter_bot.ensure_api_usage_partition", bool, (date,), retry=True)
 _LIST_PARTITIONS = q.many("twitter_bot.list_api_usage_partitions", ApiUsagePartitionRow)
-_DROP_PARTITIONS = q.many("twitter_bot.drop_api_usage_partitions_before", DroppedPartitionRow, (datetime,), retry=True)
 _DELETE_OLD_USAGE = q.value("twitter_bot.delete_api_usage_older_than", int, (datetime,), retry=True)
 _USAGE_BY_PERIOD = q.many("twitter_bot.api_usage_by_period", ApiUsageByPeriodRow, ApiUsageByPeriodParams)
 _SUCCESS_RATE = q.many("twitter_bot.api_success_rate", ApiSuccessRateRow, (datetime,))
@@ -169,15 +170,21 @@ _RATE_LIMIT = q.one("twitter_bot.check_rate_limit", CheckRateLimitRow, CheckRate
 _USAGE_TODAY = q.one("twitter_bot.api_usage_today", ApiUsageTodayRow)
 
 
-def _month(moment: datetime) -> date:
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment
-    return date(utc.year, utc.month, 1)
+TABLE = "twitter_bot.api_usage"
+_month = month_of
 
 
 class ApiUsageRepository(Repository):
     async def log(self, p: LogApiCallParams) -> ApiUsage:
-        """Record one call. Retry-safe: the same `p` (same call_id) is stored once; a repeat returns it."""
-        row = await self._x.one(_LOG_API_CALL, p)
+        """Record one call. Retry-safe: the same `p` (same call_id) is stored once; a repeat returns it. A month
+        without a partition gets it on the spot (not inside a transaction: there it is `InvalidData`)."""
+        try:
+            row = await self._x.one(_LOG_API_CALL, p)
+        except InvalidData as exc:
+            if not is_missing_partition(exc) or in_transaction(self._x):
+                raise
+            await self.ensure_partition(_month(p.called_at))
+            row = await self._x.one(_LOG_API_CALL, p)
         if row is None:  # a concurrent log of the same call committed after this statement's snapshot
             row = await self._x.one(_GET_API_CALL, p.call_id, p.called_at)
         assert row is not None
@@ -208,26 +215,22 @@ class ApiUsageRepository(Repository):
         return row
 
     async def ensure_partition(self, month: date) -> bool:
-        """Create the partition for the month of `month` unless it exists; True when created.
-        Retry-safe, and safe to call from several sessions at once."""
-        return await self._x.value(_ENSURE_PARTITION, month)
+        """Create the partition for the month of `month` unless it exists; True when created (inserts and reads
+        go on meanwhile; see datalayer.partitions). Retry-safe, and safe to call from several sessions at once."""
+        return await PartitionRepository(self._x).ensure_month(TABLE, month)
 
     async def ensure_partitions_ahead(self, months: int = 2, today: date | None = None) -> list[date]:
         """Create this month's partition and the next `months` ones; returns the months created. Retry-safe."""
-        start = _month(datetime.combine(today or datetime.now(UTC).date(), datetime.min.time()))
-        created = []
-        for i in range(months + 1):
-            month = date(start.year + (start.month - 1 + i) // 12, (start.month - 1 + i) % 12 + 1, 1)
-            if await self.ensure_partition(month):
-                created.append(month)
-        return created
+        return await PartitionRepository(self._x).ensure(TABLE, months, now=today)
 
     async def partitions(self) -> list[ApiUsagePartitionRow]:
         return await self._x.many(_LIST_PARTITIONS)
 
     async def drop_partitions_before(self, cutoff: datetime) -> list[str]:
-        """Drop whole monthly partitions ending at or before cutoff. Retry-safe (a repeat drops nothing)."""
-        return [row.name for row in await self._x.many(_DROP_PARTITIONS, cutoff)]
+        """Drop whole monthly partitions ending at or before cutoff, each detached CONCURRENTLY first so logging
+        and the rate-limit read go on (see datalayer.partitions); returns their names. Retry-safe (a repeat drops
+        nothing)."""
+        return await PartitionRepository(self._x).drop_older_than(TABLE, cutoff)
 
     async def delete_older_than(self, cutoff: datetime) -> int:
         """Retention: delete calls older than cutoff. Retry-safe (a repeat deletes nothing)."""

@@ -31,7 +31,3 @@ SELECT id, request_id, actor, action, entity_type, entity_id, before, after, occ
  WHERE occurred_at >= :since AND occurred_at < :until
  ORDER BY occurred_at, id
  LIMIT :limit;
-
--- name: ensure_audit_partition(month)$
--- Create the monthly audit_logs partition holding the given date unless it exists; true when created.
-SELECT ops.ensure_monthly_partition('chat_bot.audit_logs', :month::date);

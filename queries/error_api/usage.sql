@@ -127,24 +127,15 @@ WITH deleted AS (
 )
 SELECT count(*)::bigint FROM deleted;
 
--- name: ensure_usage_partition(month)$
--- Create the monthly usage_logs partition holding the given date unless it exists; true when created.
-SELECT ops.ensure_monthly_partition('error_api.usage_logs', :month::date);
-
 -- name: list_usage_partitions()
--- The monthly partitions of usage_logs with their bounds and row estimates.
+-- The monthly partitions of usage_logs with their bounds and row estimates (catalog only: no lock on any partition).
 SELECT c.relname::text AS name,
-       pg_get_expr(c.relpartbound, c.oid) AS bounds,
+       pg_get_expr(c.relpartbound, 0) AS bounds,
        greatest(c.reltuples, 0)::bigint AS estimated_rows
   FROM pg_catalog.pg_inherits AS i
   JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'error_api.usage_logs'::regclass
  ORDER BY c.relname;
-
--- name: drop_usage_partitions_before(cutoff, max_lock_wait)
--- Retention: drop whole monthly partitions that end at or before cutoff, never waiting longer than max_lock_wait for a lock (then 55P03: try again later); returns the dropped names.
-SELECT name::text
-  FROM ops.drop_monthly_partitions_before('error_api.usage_logs', :cutoff, :max_lock_wait) AS name;
 
 -- name: delete_usage_older_than(cutoff)$
 -- Retention: delete the requests older than cutoff that sit in a partition not wholly old; returns how many.

@@ -57,24 +57,15 @@ SELECT count(*) FILTER (WHERE inserted)::bigint AS inserted,
        count(*) FILTER (WHERE NOT inserted)::bigint AS replaced
   FROM written;
 
--- name: ensure_api_usage_partition(month)$
--- Create the monthly partition holding the given date unless it exists; true when created.
-SELECT twitter_bot.ensure_api_usage_partition(:month::date);
-
 -- name: list_api_usage_partitions()
--- The monthly partitions of api_usage with their bounds and row estimates.
+-- The monthly partitions of api_usage with their bounds and row estimates (catalog only: no lock on any partition).
 SELECT c.relname::text AS name,
-       pg_get_expr(c.relpartbound, c.oid) AS bounds,
+       pg_get_expr(c.relpartbound, 0) AS bounds,
        greatest(c.reltuples, 0)::bigint AS estimated_rows
   FROM pg_catalog.pg_inherits AS i
   JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'twitter_bot.api_usage'::regclass
  ORDER BY c.relname;
-
--- name: drop_api_usage_partitions_before(cutoff)
--- Drop whole monthly partitions that end at or before cutoff; returns the dropped names.
-SELECT name::text
-  FROM twitter_bot.drop_api_usage_partitions_before(:cutoff) AS name;
 
 -- name: delete_api_usage_older_than(cutoff)$
 -- Retention: delete calls older than cutoff (rows in partitions that are not wholly old); returns how many.
