@@ -574,6 +574,11 @@ def seed(ctx: click.Context, everything: bool) -> None:
             console.print(f"skipped: {message}", style="yellow", markup=False, highlight=False)
             continue
         console.print(f"({time.perf_counter() - started:.1f} s)", style="dim")
+    from datalayer.maintenance.targets import analyze_all
+
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    console.print(f"analysed {app.with_db(analyze_all)} tables (partitioned parents too: autovacuum never does)")
     if skipped:
         console.print(f"seeded all but {', '.join(skipped)} (see above)", style="yellow")
 

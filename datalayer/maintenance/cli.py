@@ -11,11 +11,11 @@ import click
 from rich.table import Table
 
 from datalayer.cli import AppContext, emit_json, pass_app, show
-from datalayer.db import Database, ident
+from datalayer.db import Database
 from datalayer.errors import InvalidData, NotFound
 from datalayer.maintenance import CleanupContext, rules
 from datalayer.maintenance.inspect import InspectRepository, Where
-from datalayer.maintenance.targets import MaintenanceTarget, MaintenanceTargetRepository
+from datalayer.maintenance.targets import Action, MaintenanceTarget, MaintenanceTargetRepository, statement
 from datalayer.ops.catalog import CatalogRepository
 
 
@@ -42,19 +42,13 @@ async def _targets(db: Database, table: str | None) -> list[MaintenanceTarget]:
     return picked
 
 
-def _run(app: AppContext, action: str, table: str | None, as_json: bool) -> None:
+def _run(app: AppContext, action: Action, table: str | None, as_json: bool) -> None:
     async def go(db: Database) -> list[dict[str, Any]]:
         done = []
         for t in await _targets(db, table):
-            if action == "analyze" and t.is_partition and table is None:
-                continue  # ANALYZE of the parent covers its partitions
-            if action in ("vacuum", "reindex") and t.partitioned:
-                continue  # no storage of its own: its partitions are in the list
-            sql = {
-                "vacuum": f"VACUUM (ANALYZE) {ident(t.schema_name, t.table_name)}",
-                "analyze": f"ANALYZE {ident(t.schema_name, t.table_name)}",
-                "reindex": f"REINDEX TABLE CONCURRENTLY {ident(t.schema_name, t.table_name)}",
-            }[action]
+            sql = statement(action, t, whole=table is None)
+            if sql is None:
+                continue
             started = time.perf_counter()
             await db.executor.utility(f"maintenance.{action}", sql)
             done.append({"table": t.qualified, "action": sql.split(" ")[0] + (" CONCURRENTLY" if action == "reindex" else ""),
