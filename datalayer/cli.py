@@ -337,7 +337,9 @@ def health(app: AppContext, quick: bool, as_json: bool, overrides: tuple[str, ..
     try:
         thresholds = checks.thresholds_with(pairs)
     except DatalayerError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--set'") from None
+        if "(--set)" in str(exc) or "unknown health threshold" in str(exc) or "not a" in str(exc):
+            raise click.BadParameter(str(exc), param_hint="'--set'") from None
+        raise click.ClickException(f"bad configuration: {exc}") from None
     if list_thresholds:
         rows = [{"name": k, "value": getattr(thresholds, k), "meaning": f.description}
                 for k, f in type(thresholds).model_fields.items()]  # fmt: skip
@@ -408,6 +410,7 @@ def stats(ctx: click.Context, app: AppContext, exact: bool, as_json: bool) -> No
     from datetime import UTC, datetime
 
     from datalayer.health import size
+    from datalayer.health.server import ServerHealthRepository
     from datalayer.health.tables import TableHealthRepository
     from datalayer.maintenance.sizes import SizeHistoryRepository
     from datalayer.ops.catalog import CatalogRepository
@@ -416,11 +419,15 @@ def stats(ctx: click.Context, app: AppContext, exact: bool, as_json: bool) -> No
         now = datetime.now(UTC)
         schemas = await CatalogRepository(db).our_schemas()
         history = SizeHistoryRepository(db)
-        tables = await TableHealthRepository(db).schema_tables(schemas)
+        async with db.transaction() as tx:  # a table locked by someone else: fail in 2 s, never hang
+            await ServerHealthRepository(tx).limit_session(2000, 0)
+            tables = await TableHealthRepository(tx).schema_tables(schemas)
+            counts = {(t.schema_name, t.table_name): await SizeHistoryRepository(tx).count_exactly(t.schema_name, t.table_name)
+                      for t in tables} if exact else {}  # fmt: skip
         before = await history.previous(now)
         rows: list[dict[str, Any]] = []
         for t in tables:
-            live = await history.count_exactly(t.schema_name, t.table_name) if exact else t.live_rows
+            live = counts[(t.schema_name, t.table_name)] if exact else t.live_rows
             prev = before.get((t.schema_name, t.table_name))
             rows.append({
                 "schema": t.schema_name, "table": t.table_name, "rows": live, "exact": exact,
@@ -454,7 +461,11 @@ def stats(ctx: click.Context, app: AppContext, exact: bool, as_json: bool) -> No
 
 @stats.command("queries")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--reset", is_flag=True, help="Forget the flushed statistics of every process first.")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Forget the flushed statistics of every process, and pg_stat_statements' for this database, first.",
+)
 @pass_app
 def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
     """Per named query: the data layer's own figures (calls, errors, retries, rows, mean / p95 / max latency,
@@ -469,15 +480,19 @@ def stats_queries(app: AppContext, as_json: bool, reset: bool) -> None:
 
     async def go(db: Database) -> dict[str, Any]:
         repo = StatsRepository(db)
+        note = None
         if reset:
             await repo.reset()
+            try:
+                await repo.reset_statements()
+            except DatalayerError as exc:
+                note = f"pg_stat_statements not reset: {exc.message.splitlines()[0]}"
         ours = {t.name: t for t in await repo.totals()}
         server: dict[str, Any] = {}
-        note = None
         try:
             server = {s.name: s for s in await repo.statements() if s.name}
         except DatalayerError as exc:
-            note = missing_extension_reason(exc)
+            note = missing_extension_reason(exc) if note is None else f"{note}; {missing_extension_reason(exc)}"
         rows = []
         for name in sorted(set(ours) | set(server)):
             o, s = ours.get(name), server.get(name)

@@ -49,6 +49,12 @@ def _hosts(netloc: str) -> list[tuple[str, str]]:
 
 
 def url_problem(url: str) -> str | None:
+    """What makes `url` unusable (None when it is fine), with any password in it masked."""
+    problem = _url_problem(url)
+    return None if problem is None else mask_url(problem)
+
+
+def _url_problem(url: str) -> str | None:
     """Why `url` is not a usable PostgreSQL URL, or None. Never repeats the password."""
     try:
         parts = urlsplit(url)
@@ -236,12 +242,16 @@ def load_settings(**overrides: object) -> Settings:
 
 _NETLOC_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*?:)[^/?#@]*@")
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+# For text that is not a URL at all (`postgresql//u:pw@h`, `postgres ql://…`): any `:secret@` is masked.
+_LOOSE_PASSWORD = re.compile(r":[^:/?#@\s]*@")
 
 
 def mask_url(url: str) -> str:
     """The URL with every password (`user:PASSWORD@` and `?password=`) replaced by ***, for anything shown
     or logged. Works on text, so an unparseable URL is masked too."""
-    masked = _NETLOC_PASSWORD.sub(r"\1***@", url, count=1)
+    masked, found = _NETLOC_PASSWORD.subn(r"\1***@", url, count=1)
+    if not found:
+        masked = _LOOSE_PASSWORD.sub(":***@", masked)
     return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 

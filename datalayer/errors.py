@@ -180,8 +180,9 @@ def from_postgres(exc: BaseException, query: str | None = None, placeholders: tu
         return exc
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return Unavailable(
-            f"timed out waiting for the database{via}; the pool may be exhausted or the statement too slow — "
-            "raise DATALAYER_ACQUIRE_TIMEOUT / DATALAYER_COMMAND_TIMEOUT or the pool size",
+            f"timed out waiting for the database{via}: the statement waited for a lock another session holds, "
+            "ran too long, or found the pool exhausted; `datalayer health` shows blocked queries and their "
+            "blockers (DATALAYER_COMMAND_TIMEOUT / DATALAYER_ACQUIRE_TIMEOUT set the limits)",
             query=query,
         )
     if isinstance(exc, ArgumentError):
@@ -255,7 +256,7 @@ def from_postgres(exc: BaseException, query: str | None = None, placeholders: tu
         )
     if state == "55P03":
         return Retryable(
-            f"a lock was not granted in time{via} ({exc}); nothing was changed, run it again later", **fields
+            f"a lock was not granted in time{via} ({exc}); nothing was changed, run it again later (`datalayer health` shows who holds it)", **fields
         )
     if state in ("40001", "40P01"):
         return Retryable(f"the transaction conflicted with another one ({exc}); run it again", **fields)

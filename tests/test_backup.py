@@ -326,6 +326,15 @@ def test_cli_backup_list_keep_and_restore(seeded: str, server_url: str, tmp_path
     assert report["ok"] and report["rows"] == outputs[2]["rows"] and report["analyzed"] is True
     assert report["previous_database"].startswith(logical.database_of(seeded) + "_pre_restore_")
 
+    # A backup of a database of the same name on another server is never pruned by --keep here.
+    foreign = tmp_path / f"{logical.database_of(seeded)}-20000101T000000Z.dump"
+    foreign.write_bytes(newest.read_bytes())
+    meta = json.loads(logical.manifest_path(newest).read_text())
+    logical.manifest_path(foreign).write_text(json.dumps({**meta, "server": "elsewhere.example:5432"}))
+    again = runner.invoke(main, [*base, "backup", "--dir", str(tmp_path), "--keep", "1", "--json"])
+    assert again.exit_code == 0, again.output
+    assert foreign.exists() and foreign.name not in json.loads(again.output)["deleted"]
+
 
 def test_cli_usage_errors() -> None:
     runner = CliRunner()

@@ -100,6 +100,9 @@ def test_bad_database_url_is_one_clear_line_without_the_password(
         "postgresql://postgres@127.0.0.1:1/x?password=s3cret",
         "postgresql://postgres@127.0.0.1:1/x?sslmode=disable&password=s3cret&connect_timeout=2",
         "postgresql://postgres:s3cret@127.0.0.1:1,127.0.0.1:2/x",
+        "postgresql//postgres:s3cret@127.0.0.1:1/x",  # not a URL at all: a typo in the scheme
+        "postgresql:/postgres:s3cret@127.0.0.1:1/x",
+        "postgres ql://postgres:s3cret@127.0.0.1:1/x",
     ],
 )
 def test_no_password_is_ever_shown(url: str) -> None:
@@ -110,8 +113,9 @@ def test_no_password_is_ever_shown(url: str) -> None:
     from datalayer.config import mask_url, split_password
 
     assert "s3cret" not in mask_url(url)
-    stripped, password = split_password(url)
-    assert password == "s3cret" and "s3cret" not in stripped and "password=" not in stripped
+    if url.startswith("postgresql://"):  # a real URL: its password can be taken out
+        stripped, password = split_password(url)
+        assert password == "s3cret" and "s3cret" not in stripped and "password=" not in stripped
     env = {"DATABASE_URL": url, "DATALAYER_CONNECT_TIMEOUT": "2"}
     for args in (["db", "url"], ["health", "--quick", "--json"], ["health", "--quick"], ["migrate", "--list"],
                  ["check", "--json"], ["twitter", "status", "--json"]):  # fmt: skip

@@ -250,7 +250,7 @@ async def test_threshold_driven_checks_turn(url: str) -> None:
     assert got["index_cache_hit_ratio"]["verdict"] in ("ok", "warning")
     slow = got["slow_statements"]
     if slow["value"] != "not available":
-        turned = (await checks(url, slow_statement_ms=1e-6))["slow_statements"]
+        turned = (await checks(url, slow_statement_ms=1e-6, slow_statement_min_calls=1))["slow_statements"]
         assert turned["verdict"] == "warning" and all("." in d["query"] for d in turned["details"])
     else:
         assert "pg_stat_statements" in slow["advice"]
@@ -260,7 +260,9 @@ def test_thresholds_are_validated_strictly() -> None:
     assert thresholds_with({"long_query_s": "30"}).long_query_s == 30
     for bad, words in (({"long_query": "30"}, "unknown health threshold long_query"),
                        ({"long_query_s": "soon"}, "'soon' is not a number"),
-                       ({"cache_hit": "2"}, "cache_hit")):  # fmt: skip
+                       ({"cache_hit": "2"}, "cache_hit"), ({"long_query_s": "inf"}, "not a finite number"),
+                       ({"long_query_s": "nan"}, "not a finite number"),
+                       ({"lock_timeout_ms": "0.5"}, "'0.5' is not a whole number")):  # fmt: skip
         with pytest.raises(InvalidData, match=words):
             thresholds_with(bad)
 

@@ -108,6 +108,10 @@ async def test_inspect_filters_orders_and_refuses_what_is_not_ours(url: str) -> 
     assert code == 0 and "discord_bot.events" in out.split() and "twitter_bot.api_usage" in out.split()
     code, out = await acli(url, "inspect", "discord_bot.events", "--where", "interval_minutes", ">=", "soon")
     assert code == 2 and "interval_minutes >= 'soon' (integer)" in out
+    code, out = await acli(url, "inspect", "user", "--limit", "5")
+    assert code == 2 and "with its schema" in out
+    code, out = await acli(url, "inspect", "public._yoyo_migration")
+    assert code == 2 and "is not a table of ours" in out
 
 
 def test_maintenance_vacuum_analyze_reindex(url: str) -> None:
@@ -149,12 +153,10 @@ async def test_cleanup_runs_every_rule_and_removes_what_is_past_retention(url: s
                                   "(now() - interval '400 days', 'x', 'y', 1, 1)")  # fmt: skip
     code, out = await acli(url, "cleanup", "--keep-days", "30", "--json")
     assert code == 0, out
-    removed = {r["rule"]: r["removed"] for r in json.loads(out)["rules"]}
+    removed = {r["rule"]: r["rows"] for r in json.loads(out)["rules"]}
     assert removed["reddit_bot.purged_posts"] == 1 and removed["ops.size_history"] == 1
     code, out = await acli(url, "cleanup", "--keep-days", "30", "--json")
-    assert code == 0 and all(
-        r["removed"] == 0 or r["rule"] == "chat_bot.idle_sessions" for r in json.loads(out)["rules"]
-    )
+    assert code == 0 and all(r["rows"] == 0 or r["rule"] == "chat_bot.idle_sessions" for r in json.loads(out)["rules"])
     code, out = await acli(url, "cleanup", "--only", "nope")
     assert code == 2 and "unknown rule nope" in out
     code, out = await acli(url, "cleanup", "--list")

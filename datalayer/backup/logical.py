@@ -107,6 +107,7 @@ class Manifest(BaseModel):
     format: Literal["datalayer-backup"] = FORMAT
     format_version: int = FORMAT_VERSION
     database: str
+    server: str | None = None  # host:port the backup was taken from (no user, no password); older files: None
     server_version: str
     server_version_num: int
     pg_dump_version: str
@@ -335,7 +336,7 @@ async def backup(
                     progress("dump", dumped, dumped, "")
                 digest = await asyncio.to_thread(sha256_of, partial, progress)
                 manifest = Manifest(
-                    database=info.database, server_version=info.version, server_version_num=info.version_num,
+                    database=info.database, server=server_of(url), server_version=info.version, server_version_num=info.version_num,
                     pg_dump_version=tool.version, created_at=at, file=final.name, size=partial.stat().st_size,
                     sha256=digest, compression=f"gzip:{COMPRESSION}", dumped_tables=dumped, schemas=schemas,
                     checksum_method=fingerprint.METHOD, tables=tables,
@@ -344,7 +345,7 @@ async def backup(
                 _write_atomically(manifest_path(final), manifest.model_dump_json(indent=2) + "\n")
             finally:
                 partial.unlink(missing_ok=True)
-    deleted = prune(directory, info.database, keep, protect=final) if keep else []
+    deleted = prune(directory, info.database, keep, protect=final, server=server_of(url)) if keep else []
     return BackupResult(final, manifest, time.monotonic() - started, deleted)
 
 
@@ -399,12 +400,23 @@ def list_backups(directory: Path) -> list[BackupInfo]:
     return sorted(found, key=lambda b: (b.created_at, b.file.name), reverse=True)
 
 
-def prune(directory: Path, database: str, keep: int | None, *, protect: Path | None = None) -> list[str]:
-    """Delete the backups of `database` (dump and manifest) beyond the newest `keep`; the names deleted. Files
-    without a valid manifest are never deleted here: what they hold is not known."""
+def server_of(url: str) -> str:
+    """The host:port part of a URL, without user or password: which server a backup came from."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]
+
+
+def prune(
+    directory: Path, database: str, keep: int | None, *, protect: Path | None = None, server: str | None = None
+) -> list[str]:
+    """Delete the backups of `database` on `server` (dump and manifest) beyond the newest `keep`; the names
+    deleted. A backup of a database of the same name on another server, and a file without a valid manifest or
+    whose manifest does not say its server, are never deleted here: what they hold is not this database's."""
     if not keep:
         return []
-    ours = [b for b in list_backups(directory) if b.manifest is not None and b.manifest.database == database]
+    ours = [b for b in list_backups(directory) if b.manifest is not None and b.manifest.database == database
+            and b.manifest.server is not None and b.manifest.server == server]  # fmt: skip
     deleted = []
     for old in ours[keep:]:
         if protect is not None and old.file == protect:

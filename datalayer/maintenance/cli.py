@@ -50,7 +50,7 @@ def _run(app: AppContext, action: Action, table: str | None, as_json: bool) -> N
             if sql is None:
                 continue
             started = time.perf_counter()
-            await db.executor.utility(f"maintenance.{action}", sql)
+            await db.executor.utility(f"maintenance.{action}", sql, lock_timeout="5s")
             done.append({"table": t.qualified, "action": sql.split(" ")[0] + (" CONCURRENTLY" if action == "reindex" else ""),
                          "seconds": round(time.perf_counter() - started, 3), "bytes_before": t.total_bytes})  # fmt: skip
         return done
@@ -118,6 +118,7 @@ def cleanup(app: AppContext, keep_days: int, only: tuple[str, ...], show_list: b
     """Apply every domain's retention rules: expired cache entries, tokens and keys, old logs and partitions,
     soft-deleted rows past the retention, old statistics. Each bot registers its own (datalayer/<bot>/cleanup.py).
 
+    Each rule reports the rows (or partitions) it removed or, for sessions, marked expired.
     Safe to run again at any time; one failing rule is reported and the others still run (exit 1).
 
     Example: datalayer cleanup --keep-days 30 --json
@@ -146,9 +147,9 @@ def cleanup(app: AppContext, keep_days: int, only: tuple[str, ...], show_list: b
         out = []
         for r in selected:
             try:
-                out.append({"rule": r.name, "removed": await r.run(ctx), "error": None})
+                out.append({"rule": r.name, "rows": await r.run(ctx), "error": None})
             except DatalayerError as exc:
-                out.append({"rule": r.name, "removed": 0, "error": str(exc).splitlines()[0]})
+                out.append({"rule": r.name, "rows": 0, "error": str(exc).splitlines()[0]})
         return out
 
     results = app.with_db(go)
@@ -156,7 +157,7 @@ def cleanup(app: AppContext, keep_days: int, only: tuple[str, ...], show_list: b
         emit_json({"keep_days": keep_days, "rules": results, "ok": not any(r["error"] for r in results)})
     else:
         for r in results:
-            click.echo(f"{r['rule']:<32} " + (f"FAILED: {r['error']}" if r["error"] else f"{r['removed']} removed"))
+            click.echo(f"{r['rule']:<32} " + (f"FAILED: {r['error']}" if r["error"] else f"{r['rows']} rows"))
     if any(r["error"] for r in results):
         sys.exit(1)
 
@@ -179,15 +180,19 @@ def inspect(app: AppContext, table: str | None, limit: int, wheres: tuple[tuple[
     """
 
     async def go(db: Database) -> Any:
+        from datalayer.health.server import ServerHealthRepository
+
         schemas = await CatalogRepository(db).our_schemas()
-        repo = InspectRepository(db)
-        if table is None:
-            return [f"{t.schema_name}.{t.table_name}" for t in await repo.tables(schemas)]
-        return await repo.rows(schemas, table, [Where(*w) for w in wheres], order, limit)
+        async with db.transaction() as tx:  # a table locked by someone else: fail in 2 s, never hang
+            await ServerHealthRepository(tx).limit_session(2000, 0)
+            repo = InspectRepository(tx)
+            if table is None:
+                return [f"{t.schema_name}.{t.table_name}" for t in await repo.tables(schemas)]
+            return await repo.rows(schemas, table, [Where(*w) for w in wheres], order, limit)
 
     try:
         found = app.with_db(go)
-    except InvalidData as exc:
+    except (InvalidData, NotFound) as exc:  # a name or value the user gave: a usage error (exit 2)
         raise click.BadParameter(str(exc)) from None
     if as_json:
         emit_json(found)

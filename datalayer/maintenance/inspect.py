@@ -65,7 +65,9 @@ class InspectRepository(Repository):
         p = ListInspectableColumnsParams(schemas=schemas, schema_name=schema, table_name=name)
         cols = await self._x.many(_COLUMNS, p)
         if not cols:
-            raise NotFound(f"{table} is not a table of ours (schemas: {', '.join(schemas)}); see `datalayer stats`")
+            raise NotFound(
+                f"{table} is not a table of ours (schemas: {', '.join(schemas)}); `datalayer inspect` without a table lists them"
+            )
         return cols
 
     async def rows(

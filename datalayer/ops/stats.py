@@ -44,6 +44,7 @@ _ADD = q.execute("ops.add_query_stats", AddQueryStatsParams, retry=False)  # add
 _LIST = q.many("ops.list_query_stats", QueryStatsTotal)
 _RESET = q.execute("ops.reset_query_stats", retry=True)
 _STATEMENTS = q.many("ops.list_statement_stats", StatementStatsRow)
+_RESET_STATEMENTS = q.value("ops.reset_statement_stats", str, retry=True)  # forgetting twice is harmless
 
 _CACHE_FIELDS = ("cache_hits", "cache_misses", "cache_evictions", "cache_invalidations", "cache_redis_errors")
 
@@ -100,6 +101,10 @@ class StatsRepository(Repository):
     async def reset(self) -> None:
         """Forget the flushed statistics. Retry-safe."""
         await self._x.execute(_RESET)
+
+    async def reset_statements(self) -> None:
+        """Forget pg_stat_statements' figures of this database. Retry-safe."""
+        await self._x.value(_RESET_STATEMENTS)
 
 
 def missing_extension_reason(exc: DatalayerError) -> str:

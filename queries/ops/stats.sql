@@ -65,3 +65,8 @@ SELECT substring(s.query FROM '^[A-Za-z]+ /\* ([A-Za-z0-9_.]+) \*/') AS name,
    AND s.query ~ '^[A-Za-z]+ /\* [A-Za-z0-9_.]+ \*/'
  GROUP BY 1
  ORDER BY 1;
+
+-- name: reset_statement_stats()$
+-- Forget pg_stat_statements' figures of this database (its statements only); needs the right to call
+-- pg_stat_statements_reset (a superuser, or a grant).
+SELECT ops.pg_stat_statements_reset(0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()), 0)::text;
