@@ -256,7 +256,9 @@ def from_postgres(exc: BaseException, query: str | None = None, placeholders: tu
         )
     if state == "55P03":
         return Retryable(
-            f"a lock was not granted in time{via} ({exc}); nothing was changed, run it again later (`datalayer health` shows who holds it)", **fields
+            f"a lock was not granted in time{via} ({exc}); nothing was changed, run it again later "
+            "(`datalayer health` shows who holds it)",
+            **fields,
         )
     if state in ("40001", "40P01"):
         return Retryable(f"the transaction conflicted with another one ({exc}); run it again", **fields)
