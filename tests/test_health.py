@@ -287,7 +287,9 @@ def two_phase_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embe
     c = EmbeddedCluster(tmp_path_factory.mktemp("health2pc") / "home")
     c.up()
     try:
-        c.conf.write_text(c.conf.read_text() + "max_prepared_transactions = 4\n")
+        # two-phase commit, and an archive_command that always fails (the last setting in the file wins)
+        c.conf.write_text(c.conf.read_text() + "max_prepared_transactions = 4\narchive_mode = on\n"
+                          "archive_command = 'false'\n")  # fmt: skip
         c.down()
         c.up()
         yield c
@@ -310,5 +312,30 @@ async def test_prepared_transaction_left_open(two_phase_cluster: EmbeddedCluster
         await conn.execute("ROLLBACK PREPARED 'hx1'")
         assert (await checks(url, prepared_s=0))["prepared_transactions"]["verdict"] == "ok"
     finally:
+        await conn.close()
+        await drop_database(two_phase_cluster.url(), url)
+
+
+async def test_failing_wal_archiving_and_requested_checkpoints(two_phase_cluster: EmbeddedCluster) -> None:
+    url = await create_database(two_phase_cluster.url(), "healthwal")
+    async with Migrator(url) as m:
+        await m.apply()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE ops.health_wal AS SELECT g FROM generate_series(1, 1000) AS g")
+        await conn.execute("SELECT pg_switch_wal()")
+        for _ in range(100):
+            got = await checks(url)
+            if got["wal_archiving"]["verdict"] != "ok":
+                break
+            await asyncio.sleep(0.1)
+        wal = got["wal_archiving"]
+        assert wal["verdict"] == "critical" and "failing since" in wal["value"], wal
+        for _ in range(3):
+            await conn.execute("CHECKPOINT")  # each one a requested checkpoint
+        k = (await checks(url, checkpoints_min=1, checkpoints_requested=0.01))["checkpoints"]
+        assert k["verdict"] == "warning" and "requested" in k["value"]
+    finally:
+        await conn.execute("DROP TABLE IF EXISTS ops.health_wal")
         await conn.close()
         await drop_database(two_phase_cluster.url(), url)
