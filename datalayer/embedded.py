@@ -123,8 +123,8 @@ class EmbeddedCluster:
                     )
             if not self.is_running():
                 port = self.port()
-                if port is None or not _port_is_free(port):
-                    new = _free_port()
+                if port is None or not port_is_free(port):
+                    new = free_port()
                     if port is not None:
                         print(
                             f"datalayer: port {port} is taken by another program; the embedded cluster moves to {new}",
@@ -170,7 +170,7 @@ class EmbeddedCluster:
         )  # fmt: skip
         with (self.pgdata / "postgresql.conf").open("a") as conf:
             conf.write(f"\ninclude_if_exists = '{CONF_NAME}'\n")
-        self._write_conf(_free_port())
+        self._write_conf(free_port())
 
     def _prepare_for_system_user(self) -> None:
         _import_wheel()
@@ -323,13 +323,13 @@ def _archiving(archive: Path) -> str:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     """Whether the server could listen on `port`. Like the server, bind with SO_REUSEADDR: a port whose old
     connections linger in TIME_WAIT after `db down` is free to listen on again, so the port is kept."""
     with socket.socket() as sock:

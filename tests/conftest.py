@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -49,6 +50,18 @@ async def drop_database(server_url: str, url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def migrated_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database with every migration applied, of one module or test's own, dropped afterwards."""
+    url = await create_database(server_url, prefix)
+    try:
+        async with Migrator(url) as m:
+            await m.apply()
+        yield url
+    finally:
+        await drop_database(server_url, url)
 
 
 @pytest.fixture(scope="session")

@@ -20,16 +20,13 @@ from datalayer.embedded import EmbeddedCluster
 from datalayer.errors import InvalidData
 from datalayer.health import report, thresholds_with
 from datalayer.migrate import Migrator
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_database, drop_database, migrated_database
 
 
 @pytest.fixture(scope="module")
 async def url(server_url: str) -> AsyncIterator[str]:
-    u = await create_database(server_url, "datalayer_health")
-    async with Migrator(u) as m:
-        await m.apply()
-    yield u
-    await drop_database(server_url, u)
+    async with migrated_database(server_url, "datalayer_health") as u:
+        yield u
 
 
 async def checks(url: str, **overrides: object) -> dict[str, dict[str, Any]]:

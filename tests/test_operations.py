@@ -23,18 +23,15 @@ from datalayer.migrate import Migrator
 from datalayer.ops.catalog import CatalogRepository
 from datalayer.reddit_bot import PostRepository
 from datalayer.reddit_bot.posts import UpsertPostParams
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_database, drop_database, migrated_database
 
 SECRET = "x" * 40
 
 
 @pytest.fixture(scope="module")
 async def url(server_url: str) -> AsyncIterator[str]:
-    u = await create_database(server_url, "datalayer_ops")
-    async with Migrator(u) as m:
-        await m.apply()
-    yield u
-    await drop_database(server_url, u)
+    async with migrated_database(server_url, "datalayer_ops") as u:
+        yield u
 
 
 def cli(url: str, *args: str) -> tuple[int, str]:

@@ -30,7 +30,7 @@ from datalayer.migrate import Migrator, migrations_dir
 from datalayer.partitions import PartitionRepository
 from datalayer.partitions.partitions import add_months, month_of, month_start, parse_duration, pg_duration
 from datalayer.twitter_bot import ApiUsageRepository, LogApiCallParams
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_database, drop_database, migrated_database
 
 TABLE = "twitter_bot.api_usage"
 LOCK_TIMEOUT = 0.5  # seconds: the partition changes' lock timeout in these tests
@@ -48,11 +48,8 @@ def part(month: date, table: str = "api_usage") -> str:
 @pytest.fixture(scope="module")
 async def url(server_url: str) -> AsyncIterator[str]:
     """A migrated database of this module's own."""
-    u = await create_database(server_url, "datalayer_parts")
-    async with Migrator(u) as m:
-        await m.apply()
-    yield u
-    await drop_database(server_url, u)
+    async with migrated_database(server_url, "datalayer_parts") as u:
+        yield u
 
 
 async def sql(url: str, statement: str, *args: object) -> object:

@@ -12,19 +12,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from datalayer.migrate import Migrator
-from tests.conftest import create_database, drop_database
+from tests.conftest import migrated_database
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture
 async def fresh_url(server_url: str) -> AsyncIterator[str]:
-    url = await create_database(server_url, "datalayer_readme")
-    async with Migrator(url) as m:
-        await m.apply()
-    yield url
-    await drop_database(server_url, url)
+    async with migrated_database(server_url, "datalayer_readme") as url:
+        yield url
 
 
 def python_blocks() -> list[str]:

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -38,7 +37,7 @@ from datalayer.backup.tools import (
 )
 from datalayer.config import Settings
 from datalayer.db import Database
-from datalayer.embedded import EmbeddedCluster, bin_dir
+from datalayer.embedded import EmbeddedCluster, bin_dir, free_port, port_is_free
 from datalayer.errors import DatalayerError, InvalidData, NotFound, Unavailable
 from datalayer.repository import Repository, Row
 
@@ -308,22 +307,6 @@ class RecoveryResult:
         }  # fmt: skip
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _unpack(folder: Path, pgdata: Path) -> None:
     """The base backup's tar files into a new data directory (the WAL it carries into pg_wal/)."""
     pgdata.mkdir(parents=True, mode=0o700)
@@ -414,7 +397,7 @@ async def recover(
     folder = usable[0][0]
     if not _is_empty(target_home):
         raise InvalidData(f"{target_home} is not empty: recovery builds a new cluster in a new or empty folder")
-    if port is not None and not _port_is_free(port):
+    if port is not None and not port_is_free(port):
         raise InvalidData(f"port {port} is in use: choose another, or leave --port out for a free one")
     progress("archive current WAL", 0, None, "")
     switched = await _archive_now(cfg, cluster, 60.0)
@@ -422,7 +405,7 @@ async def recover(
     target = EmbeddedCluster(target_home)
     await asyncio.to_thread(_unpack, folder, target.pgdata)
     target.prepare_recovery(
-        port=port or _free_port(), restore_from=cluster.wal_archive, target_time=target_time.isoformat()
+        port=port or free_port(), restore_from=cluster.wal_archive, target_time=target_time.isoformat()
     )
     try:
         progress("replay WAL", 0, None, f"up to {target_time.isoformat()}")
