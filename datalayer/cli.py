@@ -241,7 +241,9 @@ def migrate(
         raise click.UsageError("--list only lists: it does not go with --rollback or --dry-run")
 
     async def go() -> None:
-        async with Migrator(app.url, lock=not show_list) as m:  # listing takes no lock and creates nothing
+        async with Migrator(
+            app.url, lock=not show_list, settings=app.settings
+        ) as m:  # listing takes no lock and creates nothing
             if show_list:
                 states = await m.status()
                 if as_json:

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=5.0, gt=0, description="seconds to open one connection")
     command_timeout: float | None = Field(default=60.0, gt=0, description="seconds per statement")
     statement_cache_size: int = Field(default=100, ge=0, description="0 for PgBouncer transaction mode")
+    migrate_lock_timeout: float = Field(
+        default=5.0, gt=0, description="seconds a migration statement waits for a lock before it fails (no queue)"
+    )
+    migrate_statement_timeout: float = Field(
+        default=3600.0, ge=0, description="seconds one migration statement may run; 0 = no limit"
+    )
     slow_query_ms: float = Field(default=500.0, ge=0, description="log named queries slower than this; 0 = off")
     secret_key: SecretStr | None = Field(default=None, description="key that encrypts stored API credentials")
     api_key_secret: SecretStr | None = Field(

@@ -15,7 +15,7 @@ import psycopg
 from yoyo import get_backend, read_migrations
 from yoyo.migrations import get_migration_hash
 
-from datalayer.config import url_problem
+from datalayer.config import Settings, url_problem
 from datalayer.db import Executor, init_connection
 from datalayer.errors import DRIVER_ERRORS, MigrationError, Unavailable, connect_failed
 from datalayer.ops.migrations import MigrationLedger
@@ -68,9 +68,12 @@ def _yoyo_url(url: str) -> str:
 class Migrator:
     """Use as `async with Migrator(url) as m:`; holds the migration lock for its lifetime."""
 
-    def __init__(self, url: str, directory: Path | None = None, *, lock: bool = True) -> None:
+    def __init__(
+        self, url: str, directory: Path | None = None, *, lock: bool = True, settings: Settings | None = None
+    ) -> None:
         self.url = url
         self.lock = lock
+        self.settings = settings or Settings()
         self.directory = directory or migrations_dir()
         self._conn: asyncpg.Connection | None = None
         self._x: Executor | None = None
@@ -95,13 +98,27 @@ class Migrator:
                 # yoyo's backend creates its bookkeeping tables on connect: only a migrator that may change
                 # the database opens one; a read-only one (lock=False: --list, health) reads the tables.
                 try:
-                    self._backend = await asyncio.to_thread(get_backend, _yoyo_url(self.url))
+                    self._backend = await asyncio.to_thread(get_backend, self._backend_url())
                 except psycopg.Error as exc:
                     raise connect_failed(self.url, exc) from exc
         except BaseException:
             await self._close_quietly()
             raise
         return self
+
+    def _backend_url(self) -> str:
+        """yoyo's URL, with lock_timeout and statement_timeout for every session it opens (it opens one per
+        migration): a migration waiting behind a long transaction fails after DATALAYER_MIGRATE_LOCK_TIMEOUT
+        instead of queueing every query of the bots behind its lock request. A file may still SET its own."""
+        from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+        parts = urlsplit(_yoyo_url(self.url))
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        limits = (f"-c lock_timeout={int(self.settings.migrate_lock_timeout * 1000)}ms "
+                  f"-c statement_timeout={int(self.settings.migrate_statement_timeout * 1000)}ms")  # fmt: skip
+        query["options"] = f"{query['options']} {limits}" if query.get("options") else limits
+        encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, parts.fragment))
 
     async def _close_quietly(self) -> None:
         if self._conn is not None:

@@ -202,3 +202,39 @@ async def test_every_object_of_every_bot_schema_has_a_comment(db: Database) -> N
         """
     )
     assert [r["what"] for r in missing] == [], "\n".join(r["what"] for r in missing)
+
+
+async def test_a_migration_behind_a_long_transaction_gives_up_after_its_lock_timeout(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """The migrating session has lock_timeout (DATALAYER_MIGRATE_LOCK_TIMEOUT): behind an open transaction that
+    read the table, the ALTER fails in about that time, applies nothing, and a later run applies it."""
+    import time
+
+    from datalayer import Settings
+
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), directory)
+    async with Migrator(fresh_url, directory) as m:
+        await m.apply()
+    (directory / "0999.later.sql").write_text("ALTER TABLE discord_bot.guilds ADD COLUMN later int;")
+    (directory / "0999.later.rollback.sql").write_text("ALTER TABLE discord_bot.guilds DROP COLUMN later;")
+    reader = await asyncpg.connect(fresh_url)
+    try:
+        await reader.execute("BEGIN; SELECT count(*) FROM discord_bot.guilds")  # holds ACCESS SHARE until COMMIT
+        started = time.perf_counter()
+        async with Migrator(fresh_url, directory, settings=Settings(migrate_lock_timeout=0.5)) as m:
+            with pytest.raises(MigrationError, match="lock timeout"):
+                await m.apply()
+        assert time.perf_counter() - started < 10  # not the 60 s a statement may otherwise wait
+        await reader.execute("COMMIT")
+        assert (
+            await reader.fetchval(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'guilds' AND column_name = 'later'"
+            )
+            == 0
+        )
+        async with Migrator(fresh_url, directory) as m:
+            assert await m.apply() == ["0999.later"]
+    finally:
+        await reader.close()
