@@ -30,10 +30,16 @@ psql: $(STAMP)  ## psql on the configured database
 check: $(STAMP)  ## prepare every named query against the schema and compare with its model
 	$(BIN)/datalayer check
 
-lint: $(STAMP)  ## ruff and mypy --strict
-	$(BIN)/ruff check datalayer tests bench
-	$(BIN)/ruff format --check datalayer tests bench
+SQUAWK := .tools/node_modules/.bin/squawk
+
+$(SQUAWK):
+	npm install --silent --no-audit --no-fund --prefix .tools squawk-cli@2.66.0
+
+lint: $(STAMP) $(SQUAWK)  ## ruff, mypy --strict, and squawk on migrations/ (tools/squawk_migrations.py: the policy)
+	$(BIN)/ruff check datalayer tests bench tools
+	$(BIN)/ruff format --check datalayer tests bench tools
 	$(BIN)/mypy datalayer
+	$(BIN)/python tools/squawk_migrations.py
 
 test: $(STAMP)  ## the test suite on a real PostgreSQL (embedded, or DATABASE_URL's server)
 	$(BIN)/pytest

@@ -238,3 +238,23 @@ async def test_a_migration_behind_a_long_transaction_gives_up_after_its_lock_tim
             assert await m.apply() == ["0999.later"]
     finally:
         await reader.close()
+
+
+def test_squawk_policy_passes_ours_and_fails_an_unsafe_migration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make lint` runs squawk: today's migrations pass its policy, a blocking index on a live table does not."""
+    from tools import squawk_migrations as lint
+
+    if not lint.SQUAWK.exists():
+        pytest.skip("squawk is not installed: `make lint` installs it (npm)")
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), directory)
+    assert lint.main(directory) == 0
+    (directory / "0999.unsafe.sql").write_text("CREATE INDEX tweets_text_idx ON twitter_bot.tweets (text);\n"
+                                               "ALTER TABLE twitter_bot.tweets ADD CONSTRAINT t CHECK (id > 0);\n")  # fmt: skip
+    capsys.readouterr()
+    assert lint.main(directory) == 1
+    out = capsys.readouterr().out
+    assert "0999.unsafe.sql:1: require-concurrent-index-creation" in out
+    assert "constraint-missing-not-valid" in out
