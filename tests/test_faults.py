@@ -438,3 +438,92 @@ async def test_transactions_under_repeated_kills_are_all_or_nothing(database_url
     assert (count or 0) == len(present)  # atomic: marker and counter together or neither
     assert len(outcome) > 100
     print(f"kills={sum(kills)} outcomes={Counter(outcome.values())}")
+
+
+async def test_deadlock_reruns_the_loser_and_both_updates_land(database_url: str) -> None:
+    """Two transactions update the same two rows in opposite orders: PostgreSQL aborts one (40P01), the runner
+    runs it again, and both increments are there."""
+    a, b = f"fault-{uuid.uuid4().hex}", f"fault-{uuid.uuid4().hex}"
+    async with Database.connect(settings(app_name()), database_url) as db:
+        state = SystemStateRepository(db)
+        await state.set(a, 0)
+        await state.set(b, 0)
+        first_done = asyncio.Barrier(2)
+        runs = Counter[str]()
+
+        async def bump(name: str, order: tuple[str, str]) -> None:
+            async def body(tx: object) -> None:
+                runs[name] += 1
+                repo = SystemStateRepository(tx)  # type: ignore[arg-type]
+                for n, key in enumerate(order):
+                    row = await repo.get(key)
+                    assert row is not None
+                    await repo.set(key, int(row.value) + 1)  # type: ignore[arg-type]
+                    if n == 0 and runs[name] == 1:
+                        await asyncio.wait_for(first_done.wait(), 10)  # each holds its first row's lock
+
+            await db.run_in_transaction(body)
+
+        await asyncio.gather(bump("x", (a, b)), bump("y", (b, a)))
+        values = [(await state.get(k)).value for k in (a, b)]  # type: ignore[union-attr]
+        assert values == [2, 2] and sum(runs.values()) == 3  # the deadlock's loser ran once more
+        for k in (a, b):
+            await state.delete(k)
+
+
+async def test_pool_exhausted_waits_its_timeout_then_unavailable(database_url: str) -> None:
+    import time
+
+    async with Database.connect(settings(app_name(), pool_max_size=1, acquire_timeout=0.5), database_url) as db:
+        async with db.transaction() as tx:
+            await SystemStateRepository(tx).get("anything")  # the only connection is held
+            started = time.perf_counter()
+            with pytest.raises(Unavailable, match=r"timed out|pool"):
+                await SystemStateRepository(db).get("anything")
+            waited = time.perf_counter() - started
+        assert 0.4 < waited < 5  # the configured wait, not the 60 s of a statement
+        assert await SystemStateRepository(db).get("anything") is None  # usable again once released
+
+
+async def test_cancelled_transaction_leaves_nothing_open_and_nothing_unretrieved(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task cancelled inside `db.transaction()` while a statement runs: its connection goes back to the pool
+    usable, no transaction stays open on the server, asyncpg does not have to reset an active transaction, and
+    no future exception is left unretrieved."""
+    import logging
+
+    app = app_name()
+    unretrieved: list[object] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    caplog.set_level(logging.WARNING)
+    try:
+        async with Database.connect(settings(app, pool_max_size=1), database_url) as db:
+            conn_pid: list[int] = []
+
+            async def work() -> None:
+                async with db.transaction() as tx:
+                    await SystemStateRepository(tx).set(f"fault-{uuid.uuid4().hex}", 1)
+                    conn_pid.append(await tx.connection.fetchval("SELECT pg_backend_pid()"))
+                    await tx.connection.execute("SELECT pg_sleep(30)")
+
+            for _ in range(3):
+                task = asyncio.create_task(work())
+                await asyncio.sleep(0.3)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert await SystemStateRepository(db).get("missing") is None  # the one connection is usable
+            open_tx = await fetchval(database_url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+                                     "AND state LIKE 'idle in transaction%'", app)  # fmt: skip
+            assert open_tx == 0
+        await asyncio.sleep(0.1)
+        import gc
+
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert not [r for r in caplog.records if "active transaction" in r.getMessage()]
+    assert unretrieved == []
