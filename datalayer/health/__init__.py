@@ -683,27 +683,34 @@ async def _statements(c: Context) -> Check:
 
 @check("partitions_ahead", "default_partition_rows")
 async def _partitions(c: Context) -> list[Check]:
-    rows = await c.tables.monthly_partitioning(c.schemas, c.now)
-    missing = [r for r in rows if not (r.has_this_month and r.has_next_month)]
-    in_default = [r for r in rows if r.default_rows > 0]
+    from datalayer.partitions.partitions import PartitionRepository, add_months, month_of
+
+    reports = await PartitionRepository(c.tx).report(c.now)  # the same view as `datalayer partitions list`
+    this_month = month_of(c.now)
+    next_month = add_months(this_month, 1)
+    missing = [r for r in reports if r.missing]
+    in_default = [r for r in reports if r.table.default_estimated_rows]
     return [
         Check(
             "partitions_ahead",
-            "critical" if any(not r.has_this_month and r.default_partition is None for r in rows)
+            "critical" if any(this_month in r.missing and r.table.default_partition is None for r in reports)
             else "warning" if missing else "ok",
-            f"{len(rows)} partitioned tables; {len(missing)} without this and next month's partition",
+            f"{len(reports)} partitioned tables; {len(missing)} without this and next month's partition",
             "critical when this month has none (and no DEFAULT): inserts fail",
             "`datalayer partitions ensure` (run it from a daily job, ahead of the month)",
-            [{"table": f"{r.schema_name}.{r.table_name}", "this_month": r.has_this_month,
-              "next_month": r.has_next_month, "partitions": r.partitions} for r in missing],
+            [{"table": f"{r.table.schema_name}.{r.table.table_name}", "this_month": this_month not in r.missing,
+              "next_month": next_month not in r.missing,
+              "partitions": sum(1 for p in r.partitions if p.state == "attached" and not p.is_default)}
+             for r in missing],
         ),
         Check(
             "default_partition_rows",
             "warning" if in_default else "ok",
-            f"{sum(r.default_rows for r in in_default):,} rows in DEFAULT partitions",
+            f"{sum(r.table.default_estimated_rows or 0 for r in in_default):,} rows in DEFAULT partitions",
             "any row",
             "a month had no partition: create it (`datalayer partitions ensure`); attaching it moves the rows",
-            [{"table": f"{r.schema_name}.{r.table_name}", "default": r.default_partition, "rows": r.default_rows}
+            [{"table": f"{r.table.schema_name}.{r.table.table_name}",
+              "default": (r.table.default_partition or "").split(".")[-1], "rows": r.table.default_estimated_rows}
              for r in in_default],
         ),
     ]  # fmt: skip
@@ -818,14 +825,6 @@ async def report(db: Database, *, quick: bool = False, thresholds: Thresholds | 
     out["status"], out["ok"] = status, status == "ok"
     out["checks"] = [c.as_dict() for c in checks]
     return out
-
-
-async def quick(db: Database) -> dict[str, Any]:
-    return await report(db, quick=True)
-
-
-async def full(db: Database) -> dict[str, Any]:
-    return await report(db)
 
 
 def describe_table(entry: dict[str, Any]) -> str:

@@ -54,27 +54,11 @@ class SequenceUsage(Row):
     owned_by: str
 
 
-class MonthlyPartitioning(Row):
-    schema_name: str
-    table_name: str
-    partitions: int
-    has_this_month: bool
-    has_next_month: bool
-    default_partition: str | None
-    default_rows: int
-
-
-class ListMonthlyPartitioningParams(q.Params):
-    schemas: list[str]
-    at: datetime
-
-
 _SCHEMA_TABLES = q.many("health.list_schema_tables", SchemaTable, (list[str],))
 _CACHE = q.one("health.get_cache_hit_ratio", CacheHits, (list[str],))
 _ACTIVITY = q.many("health.list_table_activity", TableActivity, (list[str],))
 _BLOAT = q.many("health.list_table_bloat", TableBloat, (list[str],))
 _SEQUENCES = q.many("health.list_sequence_usage", SequenceUsage, (list[str],))
-_PARTITIONING = q.many("health.list_monthly_partitioning", MonthlyPartitioning, ListMonthlyPartitioningParams)
 
 
 class TableHealthRepository(Repository):
@@ -95,6 +79,3 @@ class TableHealthRepository(Repository):
 
     async def sequences(self, schemas: list[str]) -> list[SequenceUsage]:
         return await self._x.many(_SEQUENCES, schemas)
-
-    async def monthly_partitioning(self, schemas: list[str], at: datetime) -> list[MonthlyPartitioning]:
-        return await self._x.many(_PARTITIONING, ListMonthlyPartitioningParams(schemas=schemas, at=at))

@@ -1,5 +1,5 @@
 -- Table-level health of the data layer's schemas: sizes, cache hit ratio, sequential scans, dead rows and
--- vacuum/analyze ages, bloat estimates, sequences, monthly partitions. Read-only.
+-- vacuum/analyze ages, bloat estimates, sequences. Read-only (monthly partitions: queries/partitions/).
 
 -- name: list_schema_tables(schemas)
 -- Every table of the given schemas (a partitioned table once, with its partitions summed): estimated live rows
@@ -99,39 +99,4 @@ SELECT s.schemaname::text AS schema_name,
           AND d.objid = format('%I.%I', s.schemaname, s.sequencename)::regclass AND d.deptype IN ('a', 'i')
         LIMIT 1) AS col ON true
  WHERE s.schemaname = ANY(:schemas::text[]) AND s.increment_by > 0
- ORDER BY 1, 2;
-
--- name: list_monthly_partitioning(schemas, at)
--- Each range-partitioned table of the given schemas: whether a partition holds the month of `at` and the
--- month after, and its DEFAULT partition (if any) with the rows it holds (estimated) — rows land there only
--- for months that have no partition, and attaching that month later has to scan it.
-WITH parents AS (
-    SELECT c.oid, n.nspname, c.relname
-      FROM pg_partitioned_table AS p
-      JOIN pg_class AS c ON c.oid = p.partrelid
-      JOIN pg_namespace AS n ON n.oid = c.relnamespace
-     WHERE n.nspname = ANY(:schemas::text[]) AND p.partstrat = 'r' AND NOT c.relispartition
-), bounds AS (
-    SELECT i.inhparent, ch.oid, ch.relname, pg_get_expr(ch.relpartbound, ch.oid) = 'DEFAULT' AS is_default,
-           regexp_match(pg_get_expr(ch.relpartbound, ch.oid), 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS fromto
-      FROM pg_inherits AS i
-      JOIN pg_class AS ch ON ch.oid = i.inhrelid
-     WHERE i.inhparent IN (SELECT oid FROM parents)
-)
-SELECT p.nspname::text AS schema_name,
-       p.relname::text AS table_name,
-       (SELECT count(*) FROM bounds AS b WHERE b.inhparent = p.oid AND NOT b.is_default)::int AS partitions,
-       EXISTS (SELECT 1 FROM bounds AS b WHERE b.inhparent = p.oid AND b.fromto IS NOT NULL
-                  AND b.fromto[1]::timestamptz <= :at::timestamptz
-                  AND b.fromto[2]::timestamptz > :at::timestamptz) AS has_this_month,
-       EXISTS (SELECT 1 FROM bounds AS b WHERE b.inhparent = p.oid AND b.fromto IS NOT NULL
-                  AND b.fromto[1]::timestamptz <= :at::timestamptz + interval '1 month'
-                  AND b.fromto[2]::timestamptz > :at::timestamptz + interval '1 month') AS has_next_month,
-       (SELECT b.relname::text FROM bounds AS b WHERE b.inhparent = p.oid AND b.is_default) AS default_partition,
-       coalesce((SELECT greatest(s.n_live_tup, c.reltuples::bigint, 0)
-                   FROM bounds AS b
-                   JOIN pg_class AS c ON c.oid = b.oid
-                   LEFT JOIN pg_stat_all_tables AS s ON s.relid = b.oid
-                  WHERE b.inhparent = p.oid AND b.is_default), 0)::bigint AS default_rows
-  FROM parents AS p
  ORDER BY 1, 2;

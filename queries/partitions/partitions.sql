@@ -5,13 +5,16 @@ SELECT n.nspname::text AS schema_name,
        format('%I.%I', n.nspname, c.relname) AS qualified_name,
        a.attname::text AS key_column,
        CASE WHEN pt.partdefid <> 0 THEN format('%I.%I', dn.nspname, d.relname) END AS default_partition,
-       CASE WHEN pt.partdefid <> 0 THEN greatest(d.reltuples, 0)::bigint END AS default_estimated_rows
+       -- the planner's estimate, or the statistics collector's live count when it is fresher (rows inserted
+       -- since the last ANALYZE): neither takes a lock
+       CASE WHEN pt.partdefid <> 0 THEN greatest(d.reltuples, ds.n_live_tup, 0)::bigint END AS default_estimated_rows
   FROM pg_catalog.pg_partitioned_table AS pt
   JOIN pg_catalog.pg_class AS c ON c.oid = pt.partrelid
   JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
   LEFT JOIN pg_catalog.pg_class AS d ON d.oid = pt.partdefid
   LEFT JOIN pg_catalog.pg_namespace AS dn ON dn.oid = d.relnamespace
+  LEFT JOIN pg_catalog.pg_stat_all_tables AS ds ON ds.relid = pt.partdefid
  WHERE n.nspname = ANY(:schemas::text[])
    AND pt.partstrat = 'r' AND pt.partnatts = 1
    AND a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
