@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install db migrate rollback psql check lint test run bench clean
+.PHONY: install db migrate rollback psql check lint test test-pgbouncer run bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ lint: $(STAMP) $(SQUAWK)  ## ruff, mypy --strict, and squawk on migrations/ (too
 
 test: $(STAMP)  ## the test suite on a real PostgreSQL (embedded, or DATABASE_URL's server)
 	$(BIN)/pytest
+
+test-pgbouncer: $(STAMP)  ## the suite again, every repository test through a PgBouncer in transaction mode
+	DATALAYER_TEST_PGBOUNCER=1 $(BIN)/pytest
 
 run: $(STAMP)  ## start the database, migrate, load every bot's sample data, print health and stats
 	$(BIN)/datalayer migrate

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Union, get_args, get_origin
 from uuid import UUID
 
 import psycopg
+import psycopg.rows
 from aiosql.types import SQLOperationType
 from pydantic import BaseModel, JsonValue
 
@@ -127,18 +129,63 @@ def _show(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
-async def run(ex: Executor, url: str) -> Report:
+def describe_in_transaction(conn: psycopg.Connection[Any], sql: str) -> Described | str:
+    """`describe` inside an open transaction: in a savepoint, so a statement that does not prepare leaves the
+    transaction usable for the next."""
+    pg = conn.pgconn
+    pg.exec_(b"SAVEPOINT datalayer_check")
+    try:
+        return describe(conn, sql)
+    finally:
+        failed = pg.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        pg.exec_(b"ROLLBACK TO SAVEPOINT datalayer_check" if failed else b"RELEASE SAVEPOINT datalayer_check")
+
+
+class _Catalog(typing.Protocol):
+    async def type_names(self, oids: list[int]) -> dict[int, str]: ...
+    async def nullability(self, columns: list[tuple[int, int]]) -> dict[tuple[int, int], ColumnNullability]: ...
+
+
+class _CatalogInTransaction:
+    """CatalogRepository's two lookups, with the same named queries, on a psycopg connection inside a
+    transaction (`migrate --check-only`: it sees the types and columns of migrations not yet committed)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def _rows(self, name: str, *args: object) -> list[dict[str, Any]]:
+        sql = q.load()[name].sql.replace("%", "%%")
+        sql = re.sub(r"\$(\d+)", lambda m: f"%(p{m.group(1)})s", sql)
+        with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(sql, {f"p{i}": a for i, a in enumerate(args, 1)})
+            return cur.fetchall()
+
+    async def type_names(self, oids: list[int]) -> dict[int, str]:
+        return {r["oid"]: r["name"] for r in self._rows("ops.list_type_names", oids)}
+
+    async def nullability(self, columns: list[tuple[int, int]]) -> dict[tuple[int, int], ColumnNullability]:
+        rows = self._rows("ops.list_column_nullability", [c[0] for c in columns], [c[1] for c in columns])
+        return {(r["table_oid"], r["attnum"]): ColumnNullability.model_validate(r) for r in rows}
+
+
+async def run(ex: Executor, url: str, *, conn: psycopg.Connection[Any] | None = None) -> Report:
+    """Check every named query and filter on `url`'s schema; with `conn` (a psycopg connection inside a
+    transaction), on the schema as that transaction sees it."""
     import_repositories()
     report = Report()
     loaded = q.load()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            described = {name: describe(conn, query.sql) for name, query in sorted(loaded.items())}
-    except psycopg.OperationalError as exc:
-        raise connect_failed(url, exc) from exc
+    if conn is None:
+        try:
+            with psycopg.connect(url, autocommit=True) as own:
+                described = {name: describe(own, query.sql) for name, query in sorted(loaded.items())}
+        except psycopg.OperationalError as exc:
+            raise connect_failed(url, exc) from exc
+        catalog: _Catalog = CatalogRepository(ex)
+    else:
+        described = {name: describe_in_transaction(conn, query.sql) for name, query in sorted(loaded.items())}
+        catalog = _CatalogInTransaction(conn)
     ok = [d for d in described.values() if isinstance(d, Described)]
     oids = sorted({c[1] for d in ok for c in d.columns} | {p for d in ok for p in d.params})
-    catalog = CatalogRepository(ex)
     type_names = await catalog.type_names(oids)
     nullability = await catalog.nullability(sorted({(c[2], c[3]) for d in ok for c in d.columns if c[2]}))
 
@@ -161,24 +208,29 @@ async def run(ex: Executor, url: str) -> Report:
             report.problems.extend(_check_binding(where, b, d, type_names, nullability))
     for name in sorted(set(q.REGISTRY) - set(loaded)):
         report.problems.append(f"{name}: bound in a repository but missing from queries/")
-    report.problems.extend(await _check_filters(ex, url, report))
+    report.problems.extend(await _check_filters(url, report, catalog, conn))
     return report
 
 
-async def _check_filters(ex: Executor, url: str, report: Report) -> list[str]:
+async def _check_filters(
+    url: str, report: Report, catalog: _Catalog, conn: psycopg.Connection[Any] | None
+) -> list[str]:
     """Every dynamic filter whitelist (datalayer.filters): the widest statement it can produce prepares, and
     each column's declared type is the one PostgreSQL infers for its parameter."""
     from datalayer.filters import REGISTRY as FILTERS
 
     problems: list[str] = []
     probes = [(f, *f.probe()) for f in FILTERS]
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            described = [(f, describe(conn, sql), declared) for f, sql, declared in probes]
-    except psycopg.OperationalError as exc:
-        raise connect_failed(url, exc) from exc
+    if conn is None:
+        try:
+            with psycopg.connect(url, autocommit=True) as own:
+                described = [(f, describe(own, sql), declared) for f, sql, declared in probes]
+        except psycopg.OperationalError as exc:
+            raise connect_failed(url, exc) from exc
+    else:
+        described = [(f, describe_in_transaction(conn, sql), declared) for f, sql, declared in probes]
     oids = sorted({p for _f, d, _ in described if not isinstance(d, str) for p in d.params})
-    type_names = await CatalogRepository(ex).type_names(oids)
+    type_names = await catalog.type_names(oids)
     for f, d, declared in described:
         report.checked += 1
         where = f"filters over {f.base.name}"

@@ -222,12 +222,23 @@ def db_psql(app: AppContext, psql_args: tuple[str, ...]) -> None:
 @click.option("--to", "to", metavar="ID", help="With --rollback: roll back everything applied after ID.")
 @click.option("--all", "everything", is_flag=True, help="With --rollback: roll back every migration.")
 @click.option("--dry-run", is_flag=True, help="Print what would run, change nothing.")
+@click.option(
+    "--check-only", is_flag=True,
+    help="Apply the pending migrations in a transaction, run `check` on the result, roll back; exit 1 if a query "
+    "would break.",
+)  # fmt: skip
+@click.option("--no-query-check", is_flag=True, help="Apply without first checking that every named query survives.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def migrate(
-    app: AppContext, show_list: bool, rollback: bool, to: str | None, everything: bool, dry_run: bool, as_json: bool
-) -> None:
+    app: AppContext, show_list: bool, rollback: bool, to: str | None, everything: bool, dry_run: bool,
+    check_only: bool, no_query_check: bool, as_json: bool,
+) -> None:  # fmt: skip
     """Apply pending migrations (or list / roll back). Refuses to run when an applied file was edited.
+
+    Before applying, the pending migrations are tried in a transaction that is rolled back, and every named
+    query is checked against the schema they make (`--check-only` does just that): when a query would break,
+    nothing is applied and the report says which.
 
     Example: datalayer migrate --list
     """
@@ -239,11 +250,29 @@ def migrate(
         raise click.UsageError("give either --to ID or --all, not both")
     if show_list and (rollback or dry_run):
         raise click.UsageError("--list only lists: it does not go with --rollback or --dry-run")
+    if check_only and (show_list or rollback or dry_run or no_query_check):
+        raise click.UsageError("--check-only goes with none of --list, --rollback, --dry-run, --no-query-check")
 
     async def go() -> None:
         async with Migrator(
             app.url, lock=not show_list, settings=app.settings
         ) as m:  # listing takes no lock and creates nothing
+            if check_only:
+                checked = await m.check_pending()
+                if as_json:
+                    emit_json(checked.as_dict())
+                elif not checked.migrations:
+                    click.echo("nothing pending: `datalayer check` covers the schema as it is")
+                elif checked.ok:
+                    click.echo(
+                        f"with {', '.join(checked.migrations)} applied, all {checked.report.checked} named queries "
+                        "and filters still prepare and match their models (nothing was applied)"
+                    )
+                else:
+                    click.echo(checked.refusal(), err=True)
+                if not checked.ok:
+                    raise SystemExit(1)
+                return
             if show_list:
                 states = await m.status()
                 if as_json:
@@ -258,7 +287,7 @@ def migrate(
                 done = await m.rollback(to=to, everything=everything, dry_run=dry_run)
                 verb = "would roll back" if dry_run else "rolled back"
             else:
-                done = await m.apply(dry_run=dry_run)
+                done = await m.apply(dry_run=dry_run, check_queries=not (dry_run or no_query_check))
                 verb = "would apply" if dry_run else "applied"
             if as_json:
                 emit_json({"action": verb, "migrations": done})

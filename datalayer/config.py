@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HOME_DIR = ".datalayer"
@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     # DATABASE_URL is the conventional name, so it takes no prefix.
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
     home: Path = Field(default_factory=default_home, description="embedded cluster and state")
+    # A streaming replica for reads that tolerate lag (bindings declared `replica=True`); unset: all on the primary.
+    database_replica_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_REPLICA_URL")
+    replica_max_lag: float = Field(
+        default=5.0, gt=0, le=86400, description="seconds a replica may be behind and still serve lag-tolerant reads"
+    )
+    replica_check_interval: float = Field(
+        default=1.0, gt=0, le=3600, description="seconds between measurements of the replica's lag"
+    )
+    replica_retry: float = Field(
+        default=5.0, gt=0, le=3600, description="seconds a failed replica is left alone (its reads go to the primary)"
+    )
+    replica_pool_max_size: int = Field(default=10, ge=1, description="connections of the replica's pool")
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     acquire_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a pooled connection")
@@ -120,18 +132,19 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=3600, description="seconds Redis is left alone after a failure"
     )
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "database_replica_url", mode="before")
     @classmethod
-    def _valid_url(cls, value: Any) -> Any:
+    def _valid_url(cls, value: Any, info: ValidationInfo) -> Any:
+        variable = "DATABASE_URL" if info.field_name == "database_url" else "DATABASE_REPLICA_URL"
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if value is None or (isinstance(value, str) and not value.strip()):
             return None  # DATABASE_URL= (empty) means unset
         if not isinstance(value, str):
-            raise ValueError("must be a string")
+            raise ValueError(f"{variable} must be a string")
         problem = url_problem(value.strip())
         if problem:
-            raise ValueError(f"DATABASE_URL {mask_url(value.strip())} is not usable: {problem}")
+            raise ValueError(f"{variable} {mask_url(value.strip())} is not usable: {problem}")
         return value.strip()
 
     @field_validator("redis_url", mode="before")
@@ -191,6 +204,11 @@ class Settings(BaseSettings):
                 f"DATALAYER_POOL_MIN_SIZE ({self.pool_min_size}) is larger than DATALAYER_POOL_MAX_SIZE "
                 f"({self.pool_max_size})"
             )
+        if self.replica_check_interval >= self.replica_max_lag:
+            raise ValueError(
+                f"DATALAYER_REPLICA_CHECK_INTERVAL ({self.replica_check_interval:g} s) must be shorter than "
+                f"DATALAYER_REPLICA_MAX_LAG ({self.replica_max_lag:g} s): the lag is known only to within one interval"
+            )
         return self
 
     def __init__(self, **values: Any) -> None:
@@ -212,6 +230,9 @@ class Settings(BaseSettings):
         if data.get("database_url") is not None:
             data["database_url"] = self.database_url.get_secret_value() if self.database_url else None
         data["DATABASE_URL"] = data.pop("database_url")
+        replica = self.database_replica_url
+        data.pop("database_replica_url")
+        data["DATABASE_REPLICA_URL"] = replica.get_secret_value() if replica else None
         data["REDIS_URL"] = data.pop("redis_url")  # validation aliases: fields are given by their variable name
         if "database_url" in given:
             data["DATABASE_URL"] = given.pop("database_url")
@@ -223,12 +244,16 @@ def settings_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         field = str(err["loc"][0]) if err["loc"] else ""
-        aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+        aliases = {
+            "database_url": "DATABASE_URL",
+            "redis_url": "REDIS_URL",
+            "database_replica_url": "DATABASE_REPLICA_URL",
+        }
         name = aliases.get(field.lower(), field if field.isupper() else f"DATALAYER_{field.upper()}")
         message = err["msg"].removeprefix("Value error, ")
         lines.append(
             message
-            if message.startswith(("DATABASE_URL", "DATALAYER_", "REDIS_URL")) or not field
+            if message.startswith(("DATABASE_URL", "DATABASE_REPLICA_URL", "DATALAYER_", "REDIS_URL")) or not field
             else f"{name}: {message}"
         )
     return "; ".join(lines)

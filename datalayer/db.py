@@ -22,7 +22,7 @@ import logging
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import perf_counter
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,7 @@ from datalayer.cache import CacheStore, tags_of
 from datalayer.config import Settings, mask_url, url_problem
 from datalayer.errors import DRIVER_ERRORS, is_connection_lost, never_sent
 from datalayer.queries import BUCKETS_S, Bound, Execute, Many, One, QueryStats, Value, all_stats, percentile
+from datalayer.replica import Replica, ReplicaStatus
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -87,10 +88,15 @@ class ExecConfig:
     stats: bool = True
     trust: bool = True  # False: every row is fully validated (schema not checked at connect)
     cache: CacheStore | None = None  # the repository read cache (reads bound with cache=, writes with invalidates=)
+    replica: Replica | None = None  # DATABASE_REPLICA_URL: where reads bound with replica=True may run
 
     @classmethod
-    def from_settings(cls, s: Settings, *, trust: bool = True, cache: CacheStore | None = None) -> ExecConfig:
-        return cls(s.acquire_timeout, s.slow_query_ms, RetryPolicy.from_settings(s), s.query_stats, trust, cache)
+    def from_settings(
+        cls, s: Settings, *, trust: bool = True, cache: CacheStore | None = None, replica: Replica | None = None
+    ) -> ExecConfig:
+        return cls(
+            s.acquire_timeout, s.slow_query_ms, RetryPolicy.from_settings(s), s.query_stats, trust, cache, replica
+        )
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -120,7 +126,7 @@ def ident(*parts: str) -> str:
 class Executor:
     """Runs bound queries on a pool (one pooled connection per call) or on a single connection."""
 
-    __slots__ = ("_cache", "_cfg", "_conn", "_pending", "_pool", "_slow_s", "_stats", "_trust")
+    __slots__ = ("_cache", "_cfg", "_conn", "_pending", "_pool", "_replica", "_slow_s", "_stats", "_trust")
 
     def __init__(self, target: asyncpg.Pool | Connection, config: ExecConfig | None = None) -> None:
         self._pool: asyncpg.Pool | None = None
@@ -137,8 +143,10 @@ class Executor:
         self._slow_s = cfg.slow_query_ms / 1000.0
         self._stats = cfg.stats
         self._trust = cfg.trust
-        # Reads inside a transaction never use the cache: they must see the transaction's own writes.
+        # Reads inside a transaction never use the cache, nor the replica: they must see the transaction's own
+        # writes.
         self._cache = cfg.cache if self._pool is not None else None
+        self._replica = cfg.replica if self._pool is not None else None
 
     @property
     def executor(self) -> Executor:
@@ -177,6 +185,26 @@ class Executor:
             raise
         await _release_quietly(pool, conn)
         return result
+
+    async def _read_on_replica(self, method: str, q: Bound, args: Sequence[object]) -> Any:
+        """A lag-tolerant read: on the replica when it is within its lag bound, else (or when it fails there) on
+        the primary, where a failure takes the usual path (retry, then our error)."""
+        replica = self._replica
+        assert replica is not None
+        pool = replica.pool_for_read()
+        if pool is not None:
+            try:
+                conn = await pool.acquire(timeout=replica.acquire_timeout)
+            except DRIVER_ERRORS as exc:
+                replica.failed(exc)
+            else:
+                try:
+                    return await getattr(conn, method)(q.sql, *args)
+                except DRIVER_ERRORS as exc:
+                    replica.failed(exc)
+                finally:
+                    await _release_quietly(pool, conn)
+        return await self._pooled(method, q.sql, args)
 
     def _finished(self, q: Bound, started: float, rows: int) -> None:
         """After each query: statistics, the slow-query log, and the observers (the tests' executed set)."""
@@ -256,6 +284,8 @@ class Executor:
         try:
             if self._conn is not None:
                 row = await self._conn.fetchrow(q.sql, *values)
+            elif self._replica is not None and q.replica:
+                row = await self._read_on_replica("fetchrow", q, values)
             else:
                 row = await self._pooled("fetchrow", q.sql, values)
         except _CAUGHT as exc:
@@ -284,6 +314,8 @@ class Executor:
         try:
             if self._conn is not None:
                 rows = await self._conn.fetch(q.sql, *values)
+            elif self._replica is not None and q.replica:
+                rows = await self._read_on_replica("fetch", q, values)
             else:
                 rows = await self._pooled("fetch", q.sql, values)
         except _CAUGHT as exc:
@@ -309,6 +341,8 @@ class Executor:
         try:
             if self._conn is not None:
                 result: T = await self._conn.fetchval(q.sql, *values)
+            elif self._replica is not None and q.replica:
+                result = await self._read_on_replica("fetchval", q, values)
             else:
                 result = await self._pooled("fetchval", q.sql, values)
         except _CAUGHT as exc:
@@ -513,8 +547,15 @@ class Database:
         except DRIVER_ERRORS as exc:
             raise errors.connect_failed(url, exc) from exc
         assert pool is not None
+        replica = None
+        if settings.database_replica_url is not None:
+            replica = await _replica_pool(settings, settings.database_replica_url.get_secret_value(), pool)
         cache = CacheStore.from_settings(settings, url)
-        db = cls(Executor(pool, ExecConfig.from_settings(settings, trust=check, cache=cache)), settings, url, pool)
+        config = ExecConfig.from_settings(settings, trust=check, cache=cache, replica=replica)
+        db = cls(Executor(pool, config), settings, url, pool)
+        if replica is not None:
+            replica.bind(Executor(pool, replace(config, replica=None, cache=None)),
+                         Executor(replica.pool, replace(config, replica=None, cache=None, retry=RetryPolicy(1))))  # fmt: skip
         try:
             if check:
                 await db.require_migrated()
@@ -522,6 +563,8 @@ class Database:
                 cache.start()
             yield db
         finally:
+            if replica is not None:
+                await replica.close(settings.connect_timeout)
             if cache is not None:
                 await cache.close()
             if settings.query_stats:
@@ -533,6 +576,16 @@ class Database:
             except asyncio.CancelledError:
                 pool.terminate()
                 raise
+
+    @property
+    def replica(self) -> Replica | None:
+        """The read replica (DATABASE_REPLICA_URL), or None."""
+        return self.executor.config.replica
+
+    def replica_status(self) -> ReplicaStatus | None:
+        """Where lag-tolerant reads go now, the replica's lag, and its read and fallback counts (None: no replica)."""
+        replica = self.replica
+        return None if replica is None else replica.status()
 
     @classmethod
     def on_connection(cls, conn: Connection, settings: Settings | None = None) -> Database:
@@ -677,6 +730,27 @@ async def _tx(conn: Connection, isolation: Isolation | None, *, nested: bool) ->
                 query="COMMIT",
             ) from exc
         raise errors.from_postgres(exc, "RELEASE SAVEPOINT" if nested else "COMMIT") from exc
+
+
+async def _replica_pool(settings: Settings, url: str, primary: asyncpg.Pool) -> Replica:
+    """The replica's pool, opened lazily (min_size 0): a replica that is down never stops the application; its
+    reads go to the primary until it answers."""
+    problem = url_problem(url)
+    if problem:
+        await primary.close()
+        raise errors.Unavailable(f"DATABASE_REPLICA_URL {mask_url(url)} is not a usable database URL: {problem}")
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=0,
+        max_size=settings.replica_pool_max_size,
+        command_timeout=settings.command_timeout,
+        statement_cache_size=settings.statement_cache_size,
+        init=init_connection,
+        timeout=settings.connect_timeout,
+        server_settings={"application_name": settings.application_name},
+    )
+    assert pool is not None
+    return Replica(pool, url, settings)
 
 
 def resolve_url(settings: Settings) -> str:

@@ -272,6 +272,25 @@ class EmbeddedCluster:
             for path in (self.conf, self.pgdata / "recovery.signal"):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def make_standby(self, primary_url: str, *, port: int) -> None:
+        """Make this (new, empty) cluster a streaming replica of the server at `primary_url`: pg_basebackup with
+        `-R` (standby.signal and primary_conninfo), listening on `port`, archiving nothing of its own. Start it
+        with `up()`. The tests' replicas are made this way."""
+        if (self.pgdata / "PG_VERSION").exists():
+            raise Unavailable(f"{self.pgdata} already holds a cluster: a standby is made in an empty folder")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if self._run_as() is not None:
+            self._prepare_for_system_user()
+        self._run(
+            str(bin_dir() / "pg_basebackup"), "-D", str(self.pgdata), "-d", primary_url, "-R", "-X", "stream",
+            "-c", "fast", "--no-password",
+        )  # fmt: skip
+        self.pgdata.chmod(0o700)
+        self._write_conf(port)
+        with self.conf.open("a") as conf:
+            conf.write("# A standby: it replays the primary's WAL and archives none of its own.\narchive_mode = off\n")
+
     def _pg_ctl(self, *args: str) -> None:
         self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), *args)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import psycopg
 from yoyo import get_backend, read_migrations
 from yoyo.migrations import get_migration_hash
 
-from datalayer.config import Settings, url_problem
+from datalayer.config import Settings, mask_url, url_problem
 from datalayer.db import Executor, init_connection
 from datalayer.errors import DRIVER_ERRORS, MigrationError, Unavailable, connect_failed
 from datalayer.ops.migrations import MigrationLedger
@@ -65,6 +66,41 @@ def _yoyo_url(url: str) -> str:
     return url
 
 
+_NON_TRANSACTIONAL = re.compile(r"^--\s*transactional:\s*false\s*$", re.MULTILINE | re.IGNORECASE)
+_CONCURRENTLY = re.compile(r"\s\bCONCURRENTLY\b\s", re.IGNORECASE)
+
+
+def _rollback_and_close(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(psycopg.Error):
+        conn.rollback()
+    with contextlib.suppress(psycopg.Error):
+        conn.close()
+
+
+@dataclass
+class PendingCheck:
+    """What `Migrator.check_pending()` found: the pending migrations tried, and `check`'s report on them."""
+
+    migrations: list[str]
+    report: Any  # datalayer.check.Report
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.report.ok)
+
+    def refusal(self) -> str:
+        problems = "\n  ".join(self.report.problems)
+        return (
+            f"not applied: with {', '.join(self.migrations)} applied, {len(self.report.problems)} named "
+            f"quer{'y' if len(self.report.problems) == 1 else 'ies'} or filters would break (nothing was changed; "
+            f"`datalayer migrate --check-only` shows this again):\n  {problems}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"migrations": self.migrations, "checked": self.report.checked, "ok": self.ok,
+                "problems": list(self.report.problems)}  # fmt: skip
+
+
 class Migrator:
     """Use as `async with Migrator(url) as m:`; holds the migration lock for its lifetime."""
 
@@ -100,6 +136,13 @@ class Migrator:
                 try:
                     self._backend = await asyncio.to_thread(get_backend, self._backend_url())
                 except psycopg.Error as exc:
+                    if "unsupported startup parameter" in str(exc):
+                        raise MigrationError(
+                            f"{mask_url(self.url)} leads to a connection pooler (PgBouncer?) that takes no "
+                            "session options: migrations need a session of their own (their lock and timeouts "
+                            "last the whole run), so run `datalayer migrate` with the server's own URL; the "
+                            "application may use the pooler"
+                        ) from exc
                     raise connect_failed(self.url, exc) from exc
         except BaseException:
             await self._close_quietly()
@@ -182,10 +225,61 @@ class Migrator:
             )
 
     # -- changing ----------------------------------------------------------------------------------------------
-    async def apply(self, dry_run: bool = False) -> list[str]:
-        """Apply every pending migration in order; returns their ids."""
+    async def check_pending(self) -> PendingCheck:
+        """Apply the pending migrations inside one transaction, run `datalayer check` on the schema as that
+        transaction sees it, and roll back: whether every named query and filter still prepares and matches its
+        model once they are applied. The DDL takes its locks for the second or two this runs (with the
+        migration lock timeout, so it never queues behind a long transaction); nothing is committed.
+
+        A migration that cannot run in a transaction (`-- transactional: false`) is tried with CONCURRENTLY
+        left out, which builds the same schema."""
+        from datalayer import check as checker
+
+        assert self._x is not None and self.lock, "check_pending needs the migration lock"
+        self._refuse_on_drift(await self.drift())
+        pending = list(await self._yoyo(self._backend.to_apply, self._migrations()))
+        if not pending:
+            return PendingCheck([], checker.Report())
+        ids = [m.id for m in pending]
+
+        def open_transaction() -> psycopg.Connection[Any]:
+            conn = psycopg.connect(self.url, autocommit=False)
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                (f"{int(self.settings.migrate_lock_timeout * 1000)}ms",
+                 f"{int(self.settings.migrate_statement_timeout * 1000)}ms"),
+            )  # fmt: skip
+            return conn
+
+        try:
+            conn = await asyncio.to_thread(open_transaction)
+        except psycopg.Error as exc:
+            raise connect_failed(self.url, exc) from exc
+        try:
+            for m in pending:
+                sql = await asyncio.to_thread(Path(m.path).read_text)
+                if _NON_TRANSACTIONAL.search(sql):
+                    sql = _CONCURRENTLY.sub(" ", sql)
+                try:
+                    await asyncio.to_thread(conn.execute, sql.encode())
+                except psycopg.Error as exc:
+                    raise MigrationError(
+                        f"migration {m.id} fails (tried in a transaction, nothing applied): {exc}".strip()
+                    ) from exc
+            report = await checker.run(self._x, self.url, conn=conn)
+        finally:
+            await asyncio.to_thread(_rollback_and_close, conn)
+        return PendingCheck(ids, report)
+
+    async def apply(self, dry_run: bool = False, *, check_queries: bool = False) -> list[str]:
+        """Apply every pending migration in order; returns their ids. With `check_queries` (what `datalayer
+        migrate` does), first `check_pending()`, and refuse with its report when a named query would break."""
         assert self._x is not None and self.lock, "apply needs the migration lock"
         self._refuse_on_drift(await self.drift())
+        if check_queries:
+            checked = await self.check_pending()
+            if not checked.report.ok:
+                raise MigrationError(checked.refusal())
         pending = await self._yoyo(self._backend.to_apply, self._migrations())
         done: list[str] = []
         for m in pending:

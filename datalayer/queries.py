@@ -328,6 +328,7 @@ class Bound:
     retry: bool = False
     cache: Cached | None = None
     invalidates: TagSpec | None = None
+    replica: bool = False  # a plain read that tolerates replication lag: may run on DATABASE_REPLICA_URL
     sql: str = field(init=False)
     name: str = field(init=False)
     build: Callable[[Any], Any] | None = field(init=False)
@@ -363,6 +364,8 @@ class Bound:
             shape = hashlib.blake2b(
                 json.dumps(adapter.json_schema(), sort_keys=True).encode(), digest_size=8
             ).hexdigest()
+        if self.replica and (self.shape == "execute" or not is_plain_read(self.query.sql)):
+            raise TypeError(f"query {self.name} ({self.query.source}) writes: only a plain read may run on a replica")
         if self.invalidates is not None and is_plain_read(self.query.sql):
             raise TypeError(f"query {self.name} ({self.query.source}) only reads: it has nothing to invalidate")
         s(self, "cache_adapter", adapter)
@@ -478,36 +481,41 @@ def _caller() -> str:
 
 def one(
     name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None,
-    cache: Cached | None = None, invalidates: TagSpec | None = None,
+    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False,
 ) -> One[M]:  # fmt: skip
     """Bind a `^` (or `<!`) query whose single row becomes `model`. `retry` may be left out for plain reads;
-    a plain read may be `cache`d; a write may declare the cache tags it `invalidates`."""
+    a plain read may be `cache`d; a write may declare the cache tags it `invalidates`. `replica=True` declares a
+    plain read that tolerates replication lag (analytics, search, exports): with DATABASE_REPLICA_URL it runs on
+    the replica while that is within DATALAYER_REPLICA_MAX_LAG, else on the primary; inside a transaction always
+    on the primary."""
     owner = _caller()
     query, retry = _bind(name, "one", _ONE_OPS, retry)
     bound: One[M] = One(
-        query, "one", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates
-    )
+        query, "one", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates,
+        replica=replica,
+    )  # fmt: skip
     _register(bound)
     return bound
 
 
 def many(
     name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None,
-    cache: Cached | None = None, invalidates: TagSpec | None = None,
+    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False,
 ) -> Many[M]:  # fmt: skip
     """Bind a row-returning query (no suffix) whose rows become `list[model]`."""
     owner = _caller()
     query, retry = _bind(name, "many", _MANY_OPS, retry)
     bound: Many[M] = Many(
-        query, "many", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates
-    )
+        query, "many", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates,
+        replica=replica,
+    )  # fmt: skip
     _register(bound)
     return bound
 
 
 def value(
     name: str, value_type: type[T], params: ParamSpec_ = None, *, retry: bool | None = None,
-    cache: Cached | None = None, invalidates: TagSpec | None = None,
+    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False,
 ) -> Value[T]:  # fmt: skip
     """Bind a `$` query returning one scalar of `value_type`."""
     owner = _caller()
@@ -521,6 +529,7 @@ def value(
         retry=retry,
         cache=cache,
         invalidates=invalidates,
+        replica=replica,
     )
     _register(bound)
     return bound

@@ -1,10 +1,15 @@
 """One fresh, migrated database per test session; every test runs inside a transaction that is rolled back.
 
-The database lives on DATABASE_URL's server when it is set, else on the embedded cluster.
+The database lives on DATABASE_URL's server when it is set, else on the embedded cluster. With
+DATALAYER_TEST_PGBOUNCER=1 (`make test-pgbouncer`) the session's database is reached through a PgBouncer of the
+suite's own in transaction pooling mode, with `statement_cache_size=0`: every repository test then runs through it.
+Tests marked `direct` need the server itself (they kill its backends, restart it, or test session state) and are
+skipped in that mode, each with its reason.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +25,24 @@ from datalayer.db import Database, init_connection, observers, resolve_url
 from datalayer.migrate import Migrator
 
 EXECUTED: set[str] = set()
+THROUGH_PGBOUNCER = os.environ.get("DATALAYER_TEST_PGBOUNCER", "") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "direct(reason): needs the server itself, not PgBouncer in transaction mode")
+    if THROUGH_PGBOUNCER:
+        # Every Settings() of the suite (and of the CLI it runs) then uses no named prepared statements.
+        os.environ["DATALAYER_STATEMENT_CACHE_SIZE"] = "0"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not THROUGH_PGBOUNCER:
+        return
+    for item in items:
+        marker = item.get_closest_marker("direct")
+        if marker is not None:
+            why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "needs the server itself")
+            item.add_marker(pytest.mark.skip(reason=f"not through PgBouncer: {why}"))
 
 
 def with_database(url: str, name: str) -> str:
@@ -65,20 +88,39 @@ async def migrated_database(server_url: str, prefix: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def database_url(server_url: str) -> AsyncIterator[str]:
-    """A fresh database with every migration applied, dropped at the end of the session."""
+def pgbouncer(server_url: str) -> Iterator[str | None]:
+    """With DATALAYER_TEST_PGBOUNCER=1: the suite's PgBouncer (transaction mode) in front of the server."""
+    if not THROUGH_PGBOUNCER:
+        yield None
+        return
+    from tests.pgbouncer_helpers import PgBouncer
+
+    bouncer = PgBouncer(server_url, pool_size=40).start()
+    try:
+        yield bouncer.url(server_url)
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str, pgbouncer: str | None) -> AsyncIterator[str]:
+    """A fresh database with every migration applied, dropped at the end of the session (reached through the
+    suite's PgBouncer in that mode; migrated on the server itself)."""
     url = await create_database(server_url)
     async with Migrator(url) as m:
         await m.apply()
     try:
-        yield url
+        yield url if pgbouncer is None else with_database(pgbouncer, urlsplit(url).path.lstrip("/"))
     finally:
         await drop_database(server_url, url)
 
 
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(database_url, min_size=1, max_size=4, init=init_connection)
+    p = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=4, init=init_connection,
+        statement_cache_size=0 if THROUGH_PGBOUNCER else 100,
+    )  # fmt: skip
     assert p is not None
     yield p
     await p.close()
@@ -112,7 +154,7 @@ def track_executed_queries() -> Iterator[None]:
 def _whole_suite(config: pytest.Config) -> bool:
     opts = config.option
     explicit = [a for a in config.args if a not in ("tests", "tests/", str(config.rootpath / "tests"))]
-    return not (opts.keyword or opts.markexpr or explicit or opts.lf)
+    return not (opts.keyword or opts.markexpr or explicit or getattr(opts, "lf", False))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -24,6 +24,7 @@ def pgbouncer_missing() -> str | None:
 @dataclass
 class PgBouncer:
     server_url: str
+    pool_size: int = 5  # server connections per database and user
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="datalayer-pgbouncer-")))
@@ -44,7 +45,7 @@ class PgBouncer:
             "[pgbouncer]\n"
             f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
             f"auth_type = trust\nauth_file = {self.home / 'users.txt'}\n"
-            "pool_mode = transaction\nmax_client_conn = 200\ndefault_pool_size = 5\n"
+            f"pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = {self.pool_size}\n"
             "ignore_startup_parameters = extra_float_digits\n"
             f"logfile = {self.home / 'pgbouncer.log'}\npidfile = {self.home / 'pgbouncer.pid'}\n"
         )

@@ -258,3 +258,70 @@ def test_squawk_policy_passes_ours_and_fails_an_unsafe_migration(
     out = capsys.readouterr().out
     assert "0999.unsafe.sql:1: require-concurrent-index-creation" in out
     assert "constraint-missing-not-valid" in out
+
+
+async def test_a_pending_migration_that_breaks_a_named_query_is_refused_with_the_report(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), directory)
+    async with Migrator(fresh_url, directory) as m:
+        await m.apply()
+    # Drops a column the tweet queries read, and a harmless table; non-transactional, with CONCURRENTLY.
+    (directory / "0998.breaks-queries.sql").write_text(
+        "-- transactional: false\n"
+        "CREATE TABLE twitter_bot.harmless (id int);\n"
+        "CREATE INDEX CONCURRENTLY harmless_id_idx ON twitter_bot.harmless (id);\n"
+        "ALTER TABLE twitter_bot.tweets DROP COLUMN author_username;\n"
+    )
+    (directory / "0998.breaks-queries.rollback.sql").write_text("DROP TABLE twitter_bot.harmless;")
+    async with Migrator(fresh_url, directory) as m:
+        checked = await m.check_pending()
+        assert checked.migrations == ["0998.breaks-queries"] and not checked.ok
+        assert any("twitter_bot." in p and "author_username" in p for p in checked.report.problems), checked.report.problems
+        with pytest.raises(MigrationError, match=r"not applied: with 0998.breaks-queries applied, \d+ named quer"):
+            await m.apply(check_queries=True)
+        assert [s.id for s in await m.status() if not s.applied] == ["0998.breaks-queries"]
+    conn = await asyncpg.connect(fresh_url)
+    try:  # the check ran it in a transaction and rolled back: nothing of it is left
+        assert await conn.fetchval("SELECT to_regclass('twitter_bot.harmless')") is None
+        assert await conn.fetchval(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'twitter_bot.tweets'::regclass "
+            "AND attname = 'author_username' AND NOT attisdropped"
+        ) == 1  # fmt: skip
+    finally:
+        await conn.close()
+    # A migration that keeps every query valid passes the check and then applies (CONCURRENTLY kept).
+    (directory / "0998.breaks-queries.sql").write_text(
+        "-- transactional: false\n"
+        "CREATE TABLE twitter_bot.harmless (id int);\n"
+        "CREATE INDEX CONCURRENTLY harmless_id_idx ON twitter_bot.harmless (id);\n"
+    )
+    async with Migrator(fresh_url, directory) as m:
+        assert (await m.check_pending()).ok
+        assert await m.apply(check_queries=True) == ["0998.breaks-queries"]
+        assert (await m.check_pending()).migrations == []
+
+
+@pytest.mark.direct(reason="migrations need a session of their own (the CLI refuses a pooler)")
+async def test_migrate_check_only_cli_reports_and_changes_nothing(fresh_url: str) -> None:
+    from click.testing import CliRunner
+
+    from datalayer.cli import main
+
+    async with Migrator(fresh_url) as m:
+        await m.apply()
+        newest = (await m.status())[-1].id
+        await m.rollback()
+    run = await asyncio.to_thread(CliRunner().invoke, main, ["--database-url", fresh_url, "migrate", "--check-only"])
+    assert run.exit_code == 0, run.output
+    assert f"with {newest} applied, all" in run.output and "nothing was applied" in run.output
+    run = await asyncio.to_thread(
+        CliRunner().invoke, main, ["--database-url", fresh_url, "migrate", "--check-only", "--json"]
+    )
+    assert run.exit_code == 0 and '"ok": true' in run.output
+    async with Migrator(fresh_url) as m:
+        assert [s.id for s in await m.status() if not s.applied] == [newest]
+    run = await asyncio.to_thread(CliRunner().invoke, main, ["--database-url", fresh_url, "migrate", "--check-only",
+                                                              "--rollback"])  # fmt: skip
+    assert run.exit_code == 2 and "--check-only goes with none of" in run.output

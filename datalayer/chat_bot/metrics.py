@@ -43,7 +43,7 @@ class MetricSummaryRow(Row):
 
 
 _RECORD = q.value("chat_bot.record_metrics", int, RecordMetricsParams, retry=False)
-_SUMMARY = q.one("chat_bot.get_metric_summary", MetricSummaryRow, MetricSummaryParams)
+_SUMMARY = q.one("chat_bot.get_metric_summary", MetricSummaryRow, MetricSummaryParams, replica=True)
 
 
 class MetricsRepository(Repository):

@@ -112,7 +112,7 @@ _RELEASE = q.value("discord_bot.release_reminder_claims", int, (str,), retry=Tru
 _GET_REMINDER = q.one("discord_bot.get_reminder", ReminderLog, (int,))
 _HISTORY = q.many("discord_bot.list_reminder_history", ReminderLog, ListReminderHistoryParams)
 _RECENT_FAILURES = q.many("discord_bot.list_recent_failures", ListRecentFailuresRow, (int,))
-_STATS = q.many("discord_bot.reminder_stats", ReminderStatsRow, (datetime,))
+_STATS = q.many("discord_bot.reminder_stats", ReminderStatsRow, (datetime,), replica=True)
 
 
 def _recorded_or_conflict(row: ReminderLog | None, reminder_id: int, worker: str, status: str) -> ReminderLog:

@@ -741,6 +741,23 @@ async def _migrations(db: Database) -> tuple[list[str], list[tuple[str, str]], C
     )
 
 
+async def _replica(db: Database) -> Check:
+    """DATABASE_REPLICA_URL as the layer sees it: measured now, and where lag-tolerant reads go."""
+    replica = db.replica
+    assert replica is not None
+    lag = await replica.measure()
+    s = replica.status()
+    counts = f"; {s.reads} reads served, {s.fallbacks} sent to the primary (this process)"
+    threshold = f"warning when more than DATALAYER_REPLICA_MAX_LAG ({s.max_lag_s:g} s) behind, or unreachable"
+    if s.routing and lag is not None:
+        return Check("replica", "ok", f"{s.url}: behind at most {lag:.2f} s{counts}", threshold,
+                     "nothing to do: reads bound replica=True go to the replica")  # fmt: skip
+    why = s.last_error or (f"more than {s.max_lag_s:g} s behind" if lag is None or lag > s.max_lag_s else "")
+    return Check("replica", "warning", f"{s.url}: not used ({why}){counts}", threshold,
+                 "lag-tolerant reads run on the primary meanwhile (no error, more load there): look at the "
+                 "replica's server log and at pg_stat_replication on the primary")  # fmt: skip
+
+
 def unreachable(url: str, error: DatalayerError) -> dict[str, Any]:
     """The report when no connection could be opened."""
     return {
@@ -787,6 +804,8 @@ async def report(db: Database, *, quick: bool = False, thresholds: Thresholds | 
         checks += [pending_check, drift_check]
     except DatalayerError as exc:
         checks.append(Check("migrations", "warning", "could not read", "-", f"{exc}"))
+    if db.replica is not None:
+        checks.append(await _replica(db))
     try:
         schemas = await CatalogRepository(db).our_schemas()
     except DatalayerError as exc:

@@ -114,7 +114,7 @@ _KARMA = q.one("reddit_bot.update_comment_karma", Comment, UpdateCommentKarmaPar
 _DELETE = q.value("reddit_bot.delete_comment", bool, CommentAtParams, retry=True)
 _RESTORE = q.one("reddit_bot.restore_comment", Comment, (int,), retry=True)
 _PURGE = q.value("reddit_bot.purge_deleted_comments", int, (datetime,), retry=True)
-_SEARCH = q.many("reddit_bot.search_comments", SearchCommentsRow, SearchParams)
+_SEARCH = q.many("reddit_bot.search_comments", SearchCommentsRow, SearchParams, replica=True)
 _COUNT = q.many("reddit_bot.count_comments_by_status", CountCommentsByStatusRow)
 
 

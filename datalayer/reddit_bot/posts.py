@@ -90,8 +90,8 @@ _PROCESSED = q.one("reddit_bot.mark_post_processed", Post, PostAtParams, retry=T
 _DELETE = q.value("reddit_bot.delete_post", bool, PostAtParams, retry=True)
 _RESTORE = q.one("reddit_bot.restore_post", Post, (str,), retry=True)
 _PURGE = q.value("reddit_bot.purge_deleted_posts", int, (datetime,), retry=True)
-_SEARCH = q.many("reddit_bot.search_posts", SearchPostsRow, SearchParams)
-_STATS = q.many("reddit_bot.subreddit_stats", SubredditStatsRow)
+_SEARCH = q.many("reddit_bot.search_posts", SearchPostsRow, SearchParams, replica=True)
+_STATS = q.many("reddit_bot.subreddit_stats", SubredditStatsRow, replica=True)
 
 
 class PostRepository(Repository):

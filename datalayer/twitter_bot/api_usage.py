@@ -162,10 +162,12 @@ _LOG_API_CALLS = q.value("twitter_bot.log_api_calls", int, LogApiCallsParams, re
 _IMPORT_API_CALLS = q.one("twitter_bot.import_api_calls", ImportApiCallsRow, LogApiCallsParams, retry=True)
 _LIST_PARTITIONS = q.many("twitter_bot.list_api_usage_partitions", ApiUsagePartitionRow)
 _DELETE_OLD_USAGE = q.value("twitter_bot.delete_api_usage_older_than", int, (datetime,), retry=True)
-_USAGE_BY_PERIOD = q.many("twitter_bot.api_usage_by_period", ApiUsageByPeriodRow, ApiUsageByPeriodParams)
-_SUCCESS_RATE = q.many("twitter_bot.api_success_rate", ApiSuccessRateRow, (datetime,))
-_PERCENTILES = q.many("twitter_bot.api_response_time_percentiles", ApiResponseTimePercentilesRow, (datetime,))
-_TOP_ERRORS = q.many("twitter_bot.top_api_errors", TopApiErrorsRow, (datetime, int))
+_USAGE_BY_PERIOD = q.many("twitter_bot.api_usage_by_period", ApiUsageByPeriodRow, ApiUsageByPeriodParams, replica=True)
+_SUCCESS_RATE = q.many("twitter_bot.api_success_rate", ApiSuccessRateRow, (datetime,), replica=True)
+_PERCENTILES = q.many(
+    "twitter_bot.api_response_time_percentiles", ApiResponseTimePercentilesRow, (datetime,), replica=True
+)
+_TOP_ERRORS = q.many("twitter_bot.top_api_errors", TopApiErrorsRow, (datetime, int), replica=True)
 _RATE_LIMIT = q.one("twitter_bot.check_rate_limit", CheckRateLimitRow, CheckRateLimitParams)
 _USAGE_TODAY = q.one("twitter_bot.api_usage_today", ApiUsageTodayRow)
 

@@ -56,7 +56,7 @@ _GET_CACHED = q.one(
 )  # fmt: skip
 _PUT_CACHED = q.one("twitter_bot.put_cached_translation", TranslationCache, PutCachedTranslationParams, retry=True)
 _PURGE_CACHE = q.value("twitter_bot.purge_expired_cache", int, retry=True)
-_CACHE_STATS = q.one("twitter_bot.cache_stats", CacheStatsRow)
+_CACHE_STATS = q.one("twitter_bot.cache_stats", CacheStatsRow, replica=True)
 
 
 class TranslationCacheRepository(Repository):

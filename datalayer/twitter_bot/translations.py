@@ -124,7 +124,7 @@ _APPROVE_DRAFT = q.one("twitter_bot.approve_draft", Translation, (int,), retry=F
 _HISTORY = q.many("twitter_bot.list_translation_history", TranslationAttempt, (int,))
 _ROLLBACK_TO_ATTEMPT = q.one("twitter_bot.rollback_translation_to_attempt", Translation, (int,), retry=False)
 _RETRY_FAILED = q.many("twitter_bot.retry_failed_translations", Translation, (int, int), retry=True)
-_TRANSLATION_STATS = q.many("twitter_bot.translation_stats", TranslationStatsRow)
+_TRANSLATION_STATS = q.many("twitter_bot.translation_stats", TranslationStatsRow, replica=True)
 _COUNT_BY_STATUS = q.many("twitter_bot.count_translations_by_status", CountTranslationsByStatusRow)
 _IMPORT_DRAFT = q.value("twitter_bot.import_draft", bool, ImportDraftParams, retry=True)
 _DELETE_OLD_ATTEMPTS = q.value("twitter_bot.delete_attempts_older_than", int, (datetime,), retry=True)

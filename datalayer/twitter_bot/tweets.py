@@ -49,7 +49,7 @@ _GET_TWEET = q.one("twitter_bot.get_tweet", Tweet, (int,))
 _LIST_RECENT_TWEETS = q.many("twitter_bot.list_recent_tweets", Tweet, (int,))
 _LIST_UNPROCESSED_TWEETS = q.many("twitter_bot.list_unprocessed_tweets", Tweet, (int,))
 _MARK_TWEET_PROCESSED = q.one("twitter_bot.mark_tweet_processed", Tweet, (int,), retry=True)
-_SEARCH_TWEETS = q.many("twitter_bot.search_tweets", SearchTweetsRow, (str, int))
+_SEARCH_TWEETS = q.many("twitter_bot.search_tweets", SearchTweetsRow, (str, int), replica=True)
 
 
 class TweetRepository(Repository):
