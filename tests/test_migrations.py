@@ -303,7 +303,6 @@ async def test_a_pending_migration_that_breaks_a_named_query_is_refused_with_the
         assert (await m.check_pending()).migrations == []
 
 
-@pytest.mark.direct(reason="migrations need a session of their own (the CLI refuses a pooler)")
 async def test_migrate_check_only_cli_reports_and_changes_nothing(fresh_url: str) -> None:
     from click.testing import CliRunner
 
