@@ -130,6 +130,15 @@ _IMPORT_DRAFT = q.value("twitter_bot.import_draft", bool, ImportDraftParams, ret
 _DELETE_OLD_ATTEMPTS = q.value("twitter_bot.delete_attempts_older_than", int, (datetime,), retry=True)
 
 
+def _finished_or_put_back(row: Translation, status: str) -> bool:
+    """The row is in the state a finish left it in: `status`, or already back in the queue after it (pending
+    with no lease: `retry_failed` moved a failed one back, `approve_draft` a draft). A retried finish whose first
+    try committed but whose reply was lost may find the row put back in between; reading only `status` called
+    that a StateConflict ("nothing was changed") although the failure or draft had been recorded (caused for
+    real in tests/test_bot_faults.py). The finish's own value (error, text) and worker must match as well."""
+    return row.status == status or (row.status == "pending" and row.claimed_until is None)
+
+
 def _finished_or_conflict(
     row: Translation | None, translation_id: int, worker: str, done: bool, verb: str
 ) -> Translation:
@@ -192,27 +201,33 @@ class TranslationRepository(Repository):
         return _finished_or_conflict(row, translation_id, worker, done, "post")
 
     async def mark_failed(self, translation_id: int, worker: str, error: str) -> Translation:
-        """Record a failed attempt by `worker` (retry_count + 1). Retry-safe: a repeat returns the failed row
-        without counting again; StateConflict when the worker holds no unexpired claim."""
+        """Record a failed attempt by `worker` (retry_count + 1). Retry-safe: a repeat returns the row without
+        counting again (failed, or pending once `retry_failed` put it back meanwhile); StateConflict when the
+        worker holds no unexpired claim."""
         p = params(MarkTranslationFailedParams, id=translation_id, worker=worker, error=error)
         row = await self._x.one(_MARK_FAILED, p)
-        done = row is not None and (row.status, row.claimed_by, row.last_error) == ("failed", worker, error)
+        done = (
+            row is not None
+            and (row.claimed_by, row.last_error) == (worker, error)
+            and _finished_or_put_back(row, "failed")
+        )
         return _finished_or_conflict(row, translation_id, worker, done, "fail")
 
     async def save_draft(
         self, translation_id: int, worker: str, translated_text: str, confidence: float | None = None
     ) -> Translation:
         """Keep the translation as a draft for review instead of posting it. Retry-safe: a repeat returns the
-        draft; StateConflict when the worker holds no unexpired claim."""
+        row (the draft, or pending once approved meanwhile); StateConflict when the worker holds no unexpired
+        claim."""
         p = params(
             SaveTranslationDraftParams, id=translation_id, worker=worker, translated_text=translated_text,
             confidence=confidence,
         )  # fmt: skip
         row = await self._x.one(_SAVE_DRAFT, p)
-        done = row is not None and (row.status, row.claimed_by, row.translated_text) == (
-            "draft",
-            worker,
-            translated_text,
+        done = (
+            row is not None
+            and (row.claimed_by, row.translated_text) == (worker, translated_text)
+            and _finished_or_put_back(row, "draft")
         )
         return _finished_or_conflict(row, translation_id, worker, done, "save a draft of")
 
