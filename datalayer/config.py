@@ -100,6 +100,23 @@ class Settings(BaseSettings):
     acquire_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a pooled connection")
     connect_timeout: float = Field(default=5.0, gt=0, description="seconds to open one connection")
     command_timeout: float | None = Field(default=60.0, gt=0, description="seconds per statement")
+    tcp_keepalives_idle: int = Field(
+        default=30, ge=0, le=86_400,
+        description="seconds a connection may be silent before TCP keepalive probes start; 0 = no keepalive, "
+        "and no TCP_USER_TIMEOUT unless tcp_user_timeout is set (a peer that vanished without an RST is then "
+        "noticed only by command_timeout, or never)",
+    )  # fmt: skip
+    tcp_keepalives_interval: int = Field(
+        default=10, ge=1, le=3600, description="seconds between two unanswered keepalive probes"
+    )
+    tcp_keepalives_count: int = Field(
+        default=3, ge=1, le=100, description="unanswered keepalive probes after which the connection is dead"
+    )
+    tcp_user_timeout: float | None = Field(
+        default=None, ge=0, le=86_400,
+        description="seconds sent data may stay unacknowledged before the connection is dead (TCP_USER_TIMEOUT, "
+        "Linux; it also bounds keepalive); unset = tcp_keepalives_idle + interval x count; 0 = the OS default",
+    )  # fmt: skip
     statement_cache_size: int = Field(default=100, ge=0, description="0 for PgBouncer transaction mode")
     migrate_lock_timeout: float = Field(
         default=5.0, gt=0, description="seconds a migration statement waits for a lock before it fails (no queue)"

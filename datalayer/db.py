@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -99,8 +100,44 @@ class ExecConfig:
         )
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection setup: json/jsonb arrive as Python objects, not strings."""
+def tcp_keepalive(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Make a TCP connection notice a peer that vanished without an RST (a black hole: a dead host, a router
+    or NAT that forgot the flow): keepalive probes after `tcp_keepalives_idle` seconds of silence, and
+    TCP_USER_TIMEOUT, without which data sent into the hole (a statement, a COMMIT) is retransmitted for
+    ~15 minutes first (keepalive does not probe while data is unacknowledged). The connection then fails
+    as lost, even with command_timeout=None. asyncpg has no option for either, so the socket is set here."""
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a Unix socket: no network in between
+    idle, interval, count = (
+        settings.tcp_keepalives_idle,
+        settings.tcp_keepalives_interval,
+        settings.tcp_keepalives_count,
+    )
+    user_timeout = settings.tcp_user_timeout
+    if user_timeout is None:
+        user_timeout = idle + interval * count if idle else 0
+    options: list[tuple[int, int, int]] = []
+    if idle:
+        # macOS names the idle time TCP_KEEPALIVE; an option the platform lacks keeps the OS default.
+        tcp = {"TCP_KEEPIDLE": idle, "TCP_KEEPALIVE": idle, "TCP_KEEPINTVL": interval, "TCP_KEEPCNT": count}
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+        options += [(socket.IPPROTO_TCP, getattr(socket, name), v) for name, v in tcp.items() if hasattr(socket, name)]
+    if user_timeout and hasattr(socket, "TCP_USER_TIMEOUT"):
+        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(user_timeout * 1000)))
+    for level, option, value in options:
+        try:
+            sock.setsockopt(level, option, value)
+        except OSError as exc:
+            log.warning("could not set TCP option %s=%s on a database connection: %s", option, value, exc)
+
+
+async def init_connection(conn: asyncpg.Connection, settings: Settings | None = None) -> None:
+    """Per-connection setup: TCP keepalive from `settings` (first: what follows talks to the server), and
+    json/jsonb arrive as Python objects, not strings."""
+    if settings is not None:
+        tcp_keepalive(conn, settings)
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -540,7 +577,7 @@ class Database:
                 max_size=settings.pool_max_size,
                 command_timeout=settings.command_timeout,
                 statement_cache_size=settings.statement_cache_size,
-                init=init_connection,
+                init=lambda conn: init_connection(conn, settings),
                 timeout=settings.connect_timeout,
                 server_settings={"application_name": settings.application_name},
             )
