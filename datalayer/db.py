@@ -308,6 +308,14 @@ class Executor:
                 f"query {q.name} ran after its Database was closed; use it inside `async with Database.connect()`",
                 query=q.name,
             ) from cause
+        if isinstance(exc, _NotSent) and isinstance(cause, TimeoutError):
+            raise errors.Unavailable(
+                f"no database connection within {self._cfg.acquire_timeout:g} s (query {q.name}): every pooled "
+                "connection stayed busy, or opening a new one timed out (a slow or unreachable network, or a "
+                "server that does not answer); nothing was sent. DATALAYER_ACQUIRE_TIMEOUT and "
+                "DATALAYER_CONNECT_TIMEOUT set the limits; `datalayer health` shows what holds connections",
+                query=q.name,
+            ) from cause
         raise errors.from_postgres(cause, q.name, q.query.numbered) from cause
 
     # The four methods below are the hot path: each is one await on the driver plus the row conversion.
@@ -782,7 +790,7 @@ async def _replica_pool(settings: Settings, url: str, primary: asyncpg.Pool) -> 
         max_size=settings.replica_pool_max_size,
         command_timeout=settings.command_timeout,
         statement_cache_size=settings.statement_cache_size,
-        init=init_connection,
+        init=lambda conn: init_connection(conn, settings),
         timeout=settings.connect_timeout,
         server_settings={"application_name": settings.application_name},
     )

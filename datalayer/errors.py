@@ -260,6 +260,14 @@ def from_postgres(exc: BaseException, query: str | None = None, placeholders: tu
             "(`datalayer health` shows who holds it)",
             **fields,
         )
+    if state in ("26000", "42P05") and "__asyncpg_" in str(exc):
+        # asyncpg's named prepared statements met a connection other than the one that prepared them: a pooler
+        # in transaction (or statement) mode hands each transaction to any server connection.
+        return UsageError(
+            f"a prepared statement was not found on the server connection{via}: behind PgBouncer in transaction "
+            "mode set DATALAYER_STATEMENT_CACHE_SIZE=0 (or `--statement-cache-size 0`)",
+            **fields,
+        )
     if state in ("40001", "40P01"):
         return Retryable(f"the transaction conflicted with another one ({exc}); run it again", **fields)
     if state.startswith("08") or state in _LOST_STATES:

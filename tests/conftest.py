@@ -31,8 +31,18 @@ THROUGH_PGBOUNCER = os.environ.get("DATALAYER_TEST_PGBOUNCER", "") == "1"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "direct(reason): needs the server itself, not PgBouncer in transaction mode")
     if THROUGH_PGBOUNCER:
-        # Every Settings() of the suite (and of the CLI it runs) then uses no named prepared statements.
+        # Every Settings() of the suite (and of the CLI it runs) then uses no named prepared statements; so do
+        # the tests' own `Settings.model_validate({...})` (which reads no environment), unless they say otherwise.
         os.environ["DATALAYER_STATEMENT_CACHE_SIZE"] = "0"
+        validate = Settings.model_validate.__func__  # type: ignore[attr-defined]
+
+        def without_statement_cache(cls: type[Settings], obj: object, **kwargs: object) -> Settings:
+            if isinstance(obj, dict) and "statement_cache_size" not in obj:
+                obj = {**obj, "statement_cache_size": 0}
+            result: Settings = validate(cls, obj, **kwargs)
+            return result
+
+        Settings.model_validate = classmethod(without_statement_cache)  # type: ignore[method-assign,assignment]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

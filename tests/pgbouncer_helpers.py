@@ -44,7 +44,7 @@ class PgBouncer:
             f"* = host={server.hostname or '127.0.0.1'} port={server.port or 5432}\n"
             "[pgbouncer]\n"
             f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
-            f"auth_type = trust\nauth_file = {self.home / 'users.txt'}\n"
+            f"auth_type = trust\nauth_file = {self.home / 'users.txt'}\nadmin_users = {user}\n"
             f"pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = {self.pool_size}\n"
             "ignore_startup_parameters = extra_float_digits\n"
             f"logfile = {self.home / 'pgbouncer.log'}\npidfile = {self.home / 'pgbouncer.pid'}\n"

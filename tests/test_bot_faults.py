@@ -43,6 +43,10 @@ from datalayer import Database, DatalayerError, Settings, StateConflict, Unavail
 from datalayer import queries as q
 from tests.faults import killing
 
+pytestmark = pytest.mark.direct(
+    reason="kills the server's own backends under the pool; behind PgBouncer the client connection survives them"
+)
+
 T = TypeVar("T")
 
 KILL_EVERY = 0.15

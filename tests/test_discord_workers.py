@@ -22,6 +22,8 @@ from datalayer import Database, Settings
 from datalayer.discord_bot import EventRepository, GuildRepository, MemberRepository, UpsertEventParams
 from tests.faults import killing
 
+pytestmark = pytest.mark.direct(reason="kills the server's own backends under worker processes")
+
 EVENTS = 400
 WORKERS = 3
 ROOT = Path(__file__).resolve().parent.parent

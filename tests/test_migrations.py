@@ -278,7 +278,9 @@ async def test_a_pending_migration_that_breaks_a_named_query_is_refused_with_the
     async with Migrator(fresh_url, directory) as m:
         checked = await m.check_pending()
         assert checked.migrations == ["0998.breaks-queries"] and not checked.ok
-        assert any("twitter_bot." in p and "author_username" in p for p in checked.report.problems), checked.report.problems
+        assert any("twitter_bot." in p and "author_username" in p for p in checked.report.problems), (
+            checked.report.problems
+        )
         with pytest.raises(MigrationError, match=r"not applied: with 0998.breaks-queries applied, \d+ named quer"):
             await m.apply(check_queries=True)
         assert [s.id for s in await m.status() if not s.applied] == ["0998.breaks-queries"]

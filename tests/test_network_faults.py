@@ -25,6 +25,8 @@ from datalayer import Database, DatalayerError, Settings, Unavailable
 from datalayer.twitter_bot import ApiUsage, ApiUsageRepository, LogApiCallParams, SystemStateRepository
 from tests.faults import NetNamespace, Proxy, private_netns, proxy_to
 
+pytestmark = pytest.mark.direct(reason="puts a proxy and a black-holed network between the pool and the server itself")
+
 T = TypeVar("T")
 
 COMMAND_TIMEOUT = 1.0

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from datalayer import Database, Settings
+from datalayer import Database, Settings, UsageError
 from datalayer import queries as q
 from datalayer.reddit_bot import (
     CommentRepository,
@@ -45,6 +45,7 @@ def a_post(sub: str, n: int = 1) -> UpsertPostParams:
                             created_at=datetime.now(UTC))  # fmt: skip
 
 
+@pytest.mark.direct(reason="kills the server's own backends under the pool")
 async def test_killed_backends_under_a_read_and_an_idempotent_write_succeed_once(database_url: str, sub: str) -> None:
     app = f"dl-reddit-{uuid.uuid4().hex[:6]}"
     async with Database.connect(settings(app, pool_min_size=2), database_url) as db:
@@ -142,5 +143,31 @@ async def test_every_reddit_query_works_through_pgbouncer_in_transaction_mode(
         assert ran == {n for n in q.load() if n.startswith("reddit_bot.")}, {
             n for n in q.load() if n.startswith("reddit_bot.")
         } - ran
+    finally:
+        bouncer.stop()
+
+
+async def test_prepared_statements_behind_transaction_pooling_are_a_clear_error_not_a_driver_one(
+    server_url: str, database_url: str, sub: str
+) -> None:
+    """asyncpg's statement cache left on behind PgBouncer in transaction mode: a statement prepared on one server
+    connection is executed on another. That is our UsageError naming the setting to change, not a driver error."""
+    why = pgbouncer_missing()
+    if why:
+        pytest.skip(why)
+    bouncer = PgBouncer(server_url, pool_size=2).start()
+    try:
+        url = bouncer.url(database_url)
+        cached = settings("dl-bouncer-cache", statement_cache_size=100, check_schema=False, pool_max_size=1)
+        async with Database.connect(cached, url) as db:
+            await PostRepository(db).list_recent(sub)  # prepared on the one server connection there is
+            other = await asyncpg.connect(url, statement_cache_size=0)
+            try:
+                async with other.transaction():  # holds that server connection: the next call gets another
+                    await other.execute("SELECT 1")
+                    with pytest.raises(UsageError, match="DATALAYER_STATEMENT_CACHE_SIZE=0"):
+                        await PostRepository(db).list_recent(sub)
+            finally:
+                await other.close()
     finally:
         bouncer.stop()
