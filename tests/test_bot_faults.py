@@ -17,11 +17,10 @@ repeated_kills; the Discord due reminders are tests/test_discord_workers.py::tes
 repeated_kills_remind_each_event_once (workers in processes; each event reminded once in its interval, by one
 worker, none skipped, every reminder log `sent`).
 
-Known limit (the xfail at the end): a retried finish (mark_failed) whose first try committed but whose reply
-was lost cannot tell its own earlier try from none once the row has moved on to another worker's claim, so it
-answers StateConflict "nothing was changed" although the attempt was recorded (once). Telling them apart needs
-a claim token: claim_pending sets a fresh id per lease, the finishes take it and record it on the row (a
-migration adding e.g. `claim_id uuid` to both queues, and the finishes' WHERE/read-back keyed on it).
+A retried finish whose first try committed but whose reply was lost, and whose row moved on before the retry
+(put back in the queue, claimed by another worker), is reported done, not StateConflict "nothing was changed":
+each claim carries a claim_id that the worker passes to its finish, and the finish records it (the translation's
+attempt, the comment's finish log), so the repeat finds itself (the proxy tests at the end cause it for real).
 """
 
 from __future__ import annotations
@@ -196,16 +195,22 @@ async def test_translation_queue_claim_fail_retry_draft_post_under_repeated_kill
                     try:
                         if action == "fail":
                             error = f"service down ({t.id}, try {t.retry_count + 1})"
-                            row = await run.until_done(lambda t=t, e=error: repo.mark_failed(t.id, name, e))
+                            row = await run.until_done(
+                                lambda t=t, e=error: repo.mark_failed(t.id, name, e, claim_id=t.claim_id)
+                            )
                             if row.retry_count >= MAX_TRANSLATION_RETRIES:
                                 finished.add(t.id)
                         elif action == "draft":
-                            await run.until_done(lambda t=t: repo.save_draft(t.id, name, f"draft {t.id}", 0.4))
+                            await run.until_done(
+                                lambda t=t: repo.save_draft(t.id, name, f"draft {t.id}", 0.4, claim_id=t.claim_id)
+                            )
                             finished.add(t.id)
                         else:
                             posted_on_twitter[t.id] += 1  # the external side effect, once per claim held
                             await run.until_done(
-                                lambda t=t: repo.mark_posted(t.id, name, f"text {t.id}", 10**15 + t.id, 0.9)
+                                lambda t=t: repo.mark_posted(
+                                    t.id, name, f"text {t.id}", 10**15 + t.id, 0.9, claim_id=t.claim_id
+                                )
                             )
                             finished.add(t.id)
                     except StateConflict as exc:
@@ -338,17 +343,23 @@ async def test_comment_queue_producers_and_posters_under_repeated_kills(database
                         if action == "fail":
                             error = f"rate limited ({c.id}, try {c.attempts + 1})"
                             row = await run.until_done(
-                                lambda c=c, e=error: comments.mark_failed(c.id, name, e, MAX_COMMENT_ATTEMPTS)
+                                lambda c=c, e=error: comments.mark_failed(
+                                    c.id, name, e, MAX_COMMENT_ATTEMPTS, claim_id=c.claim_id
+                                )
                             )
                             if row.status == "failed":
                                 finished.add(c.id)
                         elif action == "skip":
-                            await run.until_done(lambda c=c: comments.mark_skipped(c.id, name, "thread locked"))
+                            await run.until_done(
+                                lambda c=c: comments.mark_skipped(c.id, name, "thread locked", claim_id=c.claim_id)
+                            )
                             finished.add(c.id)
                         else:
                             posted_on_reddit[c.id] += 1  # the external side effect, once per claim held
                             reddit_id = f"t1_{tag}{c.id:x}"
-                            await run.until_done(lambda c=c, r=reddit_id: comments.mark_posted(c.id, name, r))
+                            await run.until_done(
+                                lambda c=c, r=reddit_id: comments.mark_posted(c.id, name, r, claim_id=c.claim_id)
+                            )
                             finished.add(c.id)
                     except StateConflict as exc:
                         run.conflicts.append(str(exc))
@@ -610,9 +621,10 @@ async def test_a_failure_whose_reply_is_lost_and_which_is_put_back_meanwhile_is_
             slow_retry = settings(app_name("tr"), statement_cache_size=0, retry_backoff=0.8)
             async with Database.connect(slow_retry, proxy.url(database_url)) as db:
                 repo = TranslationRepository(db)
-                assert [c.id for c in await repo.claim_pending("w-lost", limit=1)] == [t.id]
+                (lease,) = await repo.claim_pending("w-lost", limit=1)
+                assert lease.id == t.id
                 proxy.cut_before_reply_to(b"twitter_bot.mark_translation_failed")
-                failing = asyncio.create_task(repo.mark_failed(t.id, "w-lost", "service down"))
+                failing = asyncio.create_task(repo.mark_failed(t.id, "w-lost", "service down", claim_id=lease.claim_id))
                 await asyncio.sleep(0.4)  # the failure is committed; the retry waits for its backoff
                 assert [m.id for m in await TranslationRepository(direct).retry_failed(3, 100)] == [t.id]
                 row = await failing
@@ -621,13 +633,12 @@ async def test_a_failure_whose_reply_is_lost_and_which_is_put_back_meanwhile_is_
         assert [a.status for a in await TranslationRepository(direct).history(tweet_id)] == ["failed"]  # counted once
 
 
-@pytest.mark.xfail(strict=True, raises=StateConflict, reason="a finish cannot tell its own earlier try from none "
-                   "once another worker holds the claim: needs a claim token (see the module docstring)")  # fmt: skip
-async def test_a_failure_whose_reply_is_lost_and_which_another_worker_claims_meanwhile(
+async def test_a_failure_whose_reply_is_lost_and_which_another_worker_claims_meanwhile_is_reported_done(
     database_url: str, subreddit: str
 ) -> None:
     """mark_failed on a Reddit comment commits (back in the queue), its reply is lost; before the retry another
-    worker claims the comment. The retry says StateConflict "nothing was changed", yet the attempt was counted."""
+    worker claims the comment. The retry finds its finish logged under its claim_id: done, counted once (before
+    claim tokens it said StateConflict "nothing was changed")."""
     from datalayer.reddit_bot import CommentRepository, CreateCommentParams, PostRepository, UpsertPostParams
     from tests.faults import proxy_to
 
@@ -641,13 +652,50 @@ async def test_a_failure_whose_reply_is_lost_and_which_another_worker_claims_mea
             slow_retry = settings(app_name("rd"), statement_cache_size=0, retry_backoff=0.8)
             async with Database.connect(slow_retry, proxy.url(database_url)) as db:
                 repo = CommentRepository(db)
-                assert [x.id for x in await repo.claim_pending("w-a", limit=1)] == [c.id]
+                (a,) = await repo.claim_pending("w-a", limit=1)
+                assert a.id == c.id
                 proxy.cut_before_reply_to(b"reddit_bot.mark_comment_failed")
-                failing = asyncio.create_task(repo.mark_failed(c.id, "w-a", "rate limited"))
-                await asyncio.sleep(0.4)
-                assert [x.id for x in await CommentRepository(direct).claim_pending("w-b", limit=1)] == [c.id]
-                try:
-                    await failing
-                finally:
-                    (row,) = await fetch(database_url, "SELECT attempts FROM reddit_bot.comments WHERE id = $1", c.id)
-                    assert row["attempts"] == 1  # the failure was recorded, once, whatever the answer said
+                failing = asyncio.create_task(repo.mark_failed(c.id, "w-a", "rate limited", claim_id=a.claim_id))
+                await asyncio.sleep(0.4)  # the failure is committed; the retry waits for its backoff
+                (b,) = await CommentRepository(direct).claim_pending("w-b", limit=1)
+                assert b.id == c.id and b.claim_id != a.claim_id
+                row = await failing
+                assert proxy.cuts == 1
+        assert (row.attempts, row.claimed_by, row.claim_id, row.last_error) == (1, "w-b", b.claim_id, "rate limited")
+        (stored,) = await fetch(database_url, "SELECT attempts FROM reddit_bot.comments WHERE id = $1", c.id)
+        assert stored["attempts"] == 1  # the failure was recorded once
+        # w-b still holds its lease and finishes normally; w-a's old claim finishes nothing more
+        repo = CommentRepository(direct)
+        with pytest.raises(StateConflict, match="holds no claim"):
+            await repo.mark_skipped(c.id, "w-a", "thread locked", claim_id=a.claim_id)
+        posted = await repo.mark_posted(c.id, "w-b", f"t1_{c.id:x}", claim_id=b.claim_id)
+        assert (posted.status, posted.attempts) == ("posted", 1)
+
+
+async def test_a_translation_failure_whose_reply_is_lost_and_which_another_worker_claims_meanwhile_is_reported_done(
+    database_url: str, tweet_id: int
+) -> None:
+    """The same for the translation queue: mark_failed commits, its reply is lost; before the retry retry_failed
+    puts the translation back and another worker claims it. The retry finds its attempt under its claim_id."""
+    from datalayer.twitter_bot import TranslationRepository
+    from tests.faults import proxy_to
+
+    async with Database.connect(settings(app_name("tr")), database_url) as direct:
+        t = await TranslationRepository(direct).ensure(tweet_id, "es-claimed")
+        async with proxy_to(database_url) as proxy:
+            slow_retry = settings(app_name("tr"), statement_cache_size=0, retry_backoff=0.8)
+            async with Database.connect(slow_retry, proxy.url(database_url)) as db:
+                repo = TranslationRepository(db)
+                (a,) = await repo.claim_pending("w-a", limit=1)
+                assert a.id == t.id
+                proxy.cut_before_reply_to(b"twitter_bot.mark_translation_failed")
+                failing = asyncio.create_task(repo.mark_failed(t.id, "w-a", "service down", claim_id=a.claim_id))
+                await asyncio.sleep(0.4)  # the failure is committed; the retry waits for its backoff
+                assert [m.id for m in await TranslationRepository(direct).retry_failed(3, 100)] == [t.id]
+                (b,) = await TranslationRepository(direct).claim_pending("w-b", limit=1)
+                assert b.id == t.id and b.claim_id != a.claim_id
+                row = await failing
+                assert proxy.cuts == 1
+        assert (row.status, row.retry_count, row.claimed_by, row.claim_id) == ("pending", 1, "w-b", b.claim_id)
+        history = await TranslationRepository(direct).history(tweet_id)
+        assert [(h.status, h.claim_id) for h in history if h.translation_id == t.id] == [("failed", a.claim_id)]

@@ -350,7 +350,11 @@ async def test_workers_claim_post_and_log_under_repeated_kills(database_url: str
                         await asyncio.sleep(0.02)  # posting to Twitter takes a while
                         posted_on_twitter[t.id] += 1  # the external side effect, once per claim held
                         try:
-                            await until_done(lambda t=t: repo.mark_posted(t.id, name, f"text {t.id}", 10**15 + t.id))
+                            await until_done(
+                                lambda t=t: repo.mark_posted(
+                                    t.id, name, f"text {t.id}", 10**15 + t.id, claim_id=t.claim_id
+                                )
+                            )
                         except StateConflict:
                             conflicts += 1
             except DatalayerError:

@@ -49,7 +49,7 @@ TWEET = {"id": 1, "author_id": 2, "author_username": "a", "text": "hi", "created
         (SystemState, {"key": "k", "value": [1, "a"], "updated_at": NOW}),
         (Translation, {"id": 1, "tweet_id": 1, "target_language": "es", "status": "posted", "translated_text": "hola",
                        "confidence": 0.5, "posted_tweet_id": 9, "retry_count": 0, "last_error": "x", "claimed_by": "w",
-                       "claimed_until": NOW, "created_at": NOW, "updated_at": NOW}),
+                       "claimed_until": NOW, "claim_id": None, "created_at": NOW, "updated_at": NOW}),
     ],
 )  # fmt: skip
 def test_row_builder_equals_validation(model: type, row: dict[str, object]) -> None:

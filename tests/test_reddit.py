@@ -114,31 +114,36 @@ async def test_comment_queue_claims_leases_and_guarded_finishes(db: Database) ->
     claimed = await comments.claim_pending("w1", limit=10)
     assert [c.id for c in claimed] == [c1.id, c2.id]
     assert await comments.claim_pending("w2") == []  # leased to w1
-    assert [c.id for c in await comments.claim_pending("w1")] == [c1.id, c2.id]  # a repeat hands them back
-    posted = await comments.mark_posted(c1.id, "w1", "t1_abc")
+    again = await comments.claim_pending("w1")
+    assert [(c.id, c.claim_id) for c in again] == [(c.id, c.claim_id) for c in claimed]  # a repeat: the same leases
+    lease = {c.id: c.claim_id for c in claimed}
+    posted = await comments.mark_posted(c1.id, "w1", "t1_abc", claim_id=lease[c1.id])
     assert (posted.status, posted.reddit_id, posted.posted_at is not None) == ("posted", "t1_abc", True)
-    assert await comments.mark_posted(c1.id, "w1", "t1_abc") == posted  # a repeat: the same row
+    assert await comments.mark_posted(c1.id, "w1", "t1_abc", claim_id=lease[c1.id]) == posted  # a repeat
     with pytest.raises(StateConflict, match="already posted"):
         await comments.mark_posted(c1.id, "w2", "t1_other")
     with pytest.raises(StateConflict, match="holds no claim"):
         await comments.mark_failed(c2.id, "w2", "boom")
     for attempt in range(1, 4):
-        failed = await comments.mark_failed(c2.id, "w1", f"rate limited {attempt}", max_attempts=3)
+        failed = await comments.mark_failed(c2.id, "w1", f"rate limited {attempt}", 3, claim_id=lease[c2.id])
         assert failed.attempts == attempt
-        assert await comments.mark_failed(c2.id, "w1", f"rate limited {attempt}", max_attempts=3) == failed  # repeat
+        assert await comments.mark_failed(c2.id, "w1", f"rate limited {attempt}", 3, claim_id=lease[c2.id]) == failed
         if attempt < 3:
             assert failed.status == "approved"  # back in the queue
-            await comments.claim_pending("w1")
+            (next_lease,) = await comments.claim_pending("w1")
+            assert next_lease.claim_id != lease[c2.id]  # a new lease, a new token
+            lease[c2.id] = next_lease.claim_id
     assert failed.status == "failed"  # terminal after max attempts: never claimed again
     assert await comments.claim_pending("w1") == []
     karma = await comments.update_karma("t1_abc", -5)
     assert karma.karma_score == 0  # negative karma is stored as 0
     assert (await comments.update_karma("t1_abc", 42)).karma_score == 42
     c3 = await comments.create(CreateCommentParams(post_id="t3_p1", content="Locked thread, skip."))
-    await comments.claim_pending("w3")
-    skipped = await comments.mark_skipped(c3.id, "w3", "thread locked")
+    (c3_lease,) = await comments.claim_pending("w3")
+    skipped = await comments.mark_skipped(c3.id, "w3", "thread locked", claim_id=c3_lease.claim_id)
     assert (skipped.status, skipped.last_error) == ("skipped", "thread locked")
-    assert await comments.mark_skipped(c3.id, "w3", "thread locked") == skipped
+    assert await comments.mark_skipped(c3.id, "w3", "thread locked", claim_id=c3_lease.claim_id) == skipped
+    assert await comments.mark_skipped(c3.id, "w3", "thread locked") == skipped  # the compatible form, no claim_id
     counts = await comments.count_by_status()
     assert counts == {"approved": 0, "failed": 1, "pending": 0, "posted": 1, "rejected": 0, "skipped": 1}
     assert [c.id for c in await comments.list_for_post("t3_p1")] == [c1.id, c2.id, c3.id]
@@ -151,12 +156,41 @@ async def test_an_expired_claim_cannot_finish(conn: asyncpg.Connection, db: Data
     await PostRepository(db).upsert(post(1))
     comments = CommentRepository(db)
     c = await comments.create(CreateCommentParams(post_id="t3_p1", content="hello world"))
-    await comments.claim_pending("w1")
+    (first,) = await comments.claim_pending("w1")
     await conn.execute("UPDATE reddit_bot.comments SET claimed_until = now() - interval '1 second' WHERE id = $1", c.id)
     with pytest.raises(StateConflict, match="claim of worker w1 expired"):
-        await comments.mark_posted(c.id, "w1", "t1_late")
-    assert [x.id for x in await comments.claim_pending("w2")] == [c.id]  # another worker takes it over
-    assert (await comments.mark_posted(c.id, "w2", "t1_ok")).claimed_by == "w2"
+        await comments.mark_posted(c.id, "w1", "t1_late", claim_id=first.claim_id)
+    (second,) = await comments.claim_pending("w1")  # the same worker leases it again: a new lease
+    assert second.claim_id not in (None, first.claim_id)
+    with pytest.raises(StateConflict, match=f"claim {first.claim_id} of worker w1 is not its lease any more"):
+        await comments.mark_posted(c.id, "w1", "t1_late", claim_id=first.claim_id)
+    await conn.execute("UPDATE reddit_bot.comments SET claimed_until = now() - interval '1 second' WHERE id = $1", c.id)
+    (third,) = await comments.claim_pending("w2")  # another worker takes it over
+    assert third.id == c.id
+    assert (await comments.mark_posted(c.id, "w2", "t1_ok", claim_id=third.claim_id)).claimed_by == "w2"
+
+
+async def test_a_comment_finish_recognises_its_own_repeat_by_its_claim_id(db: Database) -> None:
+    """A failed attempt puts the comment straight back in the queue; another worker claims and posts it. The first
+    worker's repeat of its failure finds its finish logged under its claim: done, counted once. A finish under
+    that claim which never ran (another error, a skip) is refused."""
+    await PostRepository(db).upsert(post(1))
+    comments = CommentRepository(db)
+    c = await comments.create(CreateCommentParams(post_id="t3_p1", content="hello again"))
+    (a,) = await comments.claim_pending("wa")
+    await comments.mark_failed(c.id, "wa", "rate limited", claim_id=a.claim_id)
+    (b,) = await comments.claim_pending("wb")
+    assert b.claim_id not in (None, a.claim_id)
+    repeat = await comments.mark_failed(c.id, "wa", "rate limited", claim_id=a.claim_id)
+    assert (repeat.attempts, repeat.claimed_by, repeat.claim_id) == (1, "wb", b.claim_id)
+    with pytest.raises(StateConflict, match="worker wa holds no claim on it \\(claimed by wb\\)"):
+        await comments.mark_failed(c.id, "wa", "another error", claim_id=a.claim_id)
+    with pytest.raises(StateConflict, match="holds no claim"):
+        await comments.mark_skipped(c.id, "wa", "rate limited", claim_id=a.claim_id)
+    await comments.mark_posted(c.id, "wb", "t1_both", claim_id=b.claim_id)
+    assert (await comments.mark_failed(c.id, "wa", "rate limited", claim_id=a.claim_id)).status == "posted"
+    with pytest.raises(StateConflict, match="already posted"):
+        await comments.mark_posted(c.id, "wa", "t1_both", claim_id=a.claim_id)  # wa never posted it
 
 
 async def test_patterns_bulk_save_is_idempotent_and_top_is_best_first(db: Database) -> None:

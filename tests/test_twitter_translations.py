@@ -33,24 +33,26 @@ async def test_life_cycle_and_audit_trail(db: Database) -> None:
     await make_tweet(db, 1)
     repo = TranslationRepository(db)
     t = await repo.create(1, "fr")
-    assert [c.id for c in await repo.claim_pending("w1")] == [t.id]
-    failed = await repo.mark_failed(t.id, "w1", "DeepL timeout")
+    (claim,) = await repo.claim_pending("w1")
+    assert claim.id == t.id and claim.claim_id is not None
+    failed = await repo.mark_failed(t.id, "w1", "DeepL timeout", claim_id=claim.claim_id)
     assert (failed.status, failed.retry_count, failed.last_error) == ("failed", 1, "DeepL timeout")
     assert [r.id for r in await repo.retry_failed()] == [t.id]
-    await repo.claim_pending("w1")
-    draft = await repo.save_draft(t.id, "w1", "Bonjour le monde", 0.8)
+    (claim,) = await repo.claim_pending("w1")
+    draft = await repo.save_draft(t.id, "w1", "Bonjour le monde", 0.8, claim_id=claim.claim_id)
     assert (draft.status, draft.translated_text, draft.confidence) == ("draft", "Bonjour le monde", 0.8)
     approved = await repo.approve_draft(t.id)
     assert approved.status == "pending" and approved.translated_text == "Bonjour le monde"
     with pytest.raises(NotFound, match="not a draft"):
         await repo.approve_draft(t.id)
-    await repo.claim_pending("w2")
-    posted = await repo.mark_posted(t.id, "w2", "Bonjour tout le monde", 555, 0.95)
+    (claim,) = await repo.claim_pending("w2")
+    posted = await repo.mark_posted(t.id, "w2", "Bonjour tout le monde", 555, 0.95, claim_id=claim.claim_id)
     assert (posted.status, posted.posted_tweet_id, posted.last_error) == ("posted", 555, None)
     history = await repo.history(1)
     assert [a.status for a in history] == ["failed", "draft", "approved", "posted"]
     assert history[0].error == "DeepL timeout" and history[0].translated_text is None
     assert history[-1].translated_text == "Bonjour tout le monde"
+    assert [a.claim_id is not None for a in history] == [True, True, False, True]  # finishes carry their lease
 
     rolled = await repo.rollback_to_attempt(history[1].id)
     assert (rolled.status, rolled.translated_text, rolled.confidence) == ("draft", "Bonjour le monde", 0.8)
@@ -170,6 +172,7 @@ async def expire_claims(db: Database) -> None:
 
 
 async def test_only_the_worker_with_an_unexpired_claim_finishes_and_a_repeat_is_harmless(db: Database) -> None:
+    """The compatible form, without claim_id: the worker's current claim is the guard."""
     await make_tweet(db, 1)
     repo = TranslationRepository(db)
     t = await repo.create(1, "es")
@@ -215,4 +218,40 @@ async def test_ensure_and_claim_are_idempotent(db: Database) -> None:
     held = await repo.claim_pending("w1", limit=2)
     again = await repo.claim_pending("w1", limit=2)  # what a retry after a lost reply does
     assert [t.id for t in again] == [t.id for t in held]  # the same rows back, lease renewed
+    assert [t.claim_id for t in again] == [t.claim_id for t in held]  # the same lease: its token is kept
+    assert len({t.claim_id for t in held}) == 2 and None not in {t.claim_id for t in held}
     assert [t.target_language for t in await repo.claim_pending("w2", limit=5)] == ["fr"]
+
+
+async def test_a_finish_recognises_its_own_repeat_by_its_claim_id(db: Database) -> None:
+    """The claim token: a repeat of a finish that took effect is told from a stale finish that never did, however
+    the row moved on in between (put back, claimed by another worker, finished again)."""
+    await make_tweet(db, 1)
+    repo = TranslationRepository(db)
+    t = await repo.create(1, "es")
+    (c1,) = await repo.claim_pending("w1")
+    failed = await repo.mark_failed(t.id, "w1", "timeout", claim_id=c1.claim_id)
+    assert (failed.retry_count, failed.claim_id) == (1, c1.claim_id)
+    assert [r.id for r in await repo.retry_failed()] == [t.id]
+    (c2,) = await repo.claim_pending("w2")
+    assert c2.claim_id not in (None, c1.claim_id)
+    # w1 repeats its failure (its first reply lost, say): its attempt is on record, so it is done, counted once
+    again = await repo.mark_failed(t.id, "w1", "timeout", claim_id=c1.claim_id)
+    assert (again.status, again.retry_count, again.claimed_by, again.claim_id) == ("pending", 1, "w2", c2.claim_id)
+    # not a repeat: another error under the old claim, or a draft the old claim never saved
+    with pytest.raises(StateConflict, match="worker w1 holds no claim on it \\(claimed by w2\\)"):
+        await repo.mark_failed(t.id, "w1", "another error", claim_id=c1.claim_id)
+    with pytest.raises(StateConflict, match="holds no claim"):
+        await repo.save_draft(t.id, "w1", "Hola", 0.5, claim_id=c1.claim_id)
+    # the same worker under a new lease: its old token finishes nothing
+    await expire_claims(db)
+    (c3,) = await repo.claim_pending("w2")
+    assert c3.claim_id not in (c1.claim_id, c2.claim_id)  # an expired lease taken again is a new lease
+    with pytest.raises(StateConflict, match=f"claim {c2.claim_id} of worker w2 is not its lease any more"):
+        await repo.mark_posted(t.id, "w2", "Hola", 300, claim_id=c2.claim_id)
+    posted = await repo.mark_posted(t.id, "w2", "Hola", 300, claim_id=c3.claim_id)
+    assert await repo.mark_posted(t.id, "w2", "Hola", 300, claim_id=c3.claim_id) == posted
+    assert [(a.status, a.claim_id) for a in await repo.history(1)] == [("failed", c1.claim_id), ("posted", c3.claim_id)]
+    # a repeat after the row moved on further still finds its attempt (the post rolled back, its draft approved)
+    await repo.rollback_to_attempt((await repo.history(1))[1].id)
+    assert (await repo.mark_failed(t.id, "w1", "timeout", claim_id=c1.claim_id)).status == "draft"

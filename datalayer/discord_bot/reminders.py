@@ -13,6 +13,11 @@ A worker that dies after claiming and before recording leaves the lease to expir
 the same interval again (the same log row) and the late worker's record is refused (`StateConflict`). The
 one window left is a worker that sent on Discord and died before recording: the reminder goes out again
 after the lease. Keep that window short by recording right after sending, and the lease longer than a send.
+
+Unlike the Twitter and Reddit queues, a record needs no claim token to recognise its own repeat: it finishes the
+log row of one interval (`reminder_id`), which leaves `pending` for good (a later claim of the event logs a new
+interval; a claim's upsert changes a log's worker only while it is pending), so a retry whose first try
+committed always finds that row `sent`/`failed` by its own worker, whatever happened to the event since.
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 
 A comment is created `pending` under a client-generated `request_id` (a repeat returns it), may be approved or
 rejected by a moderator, and is posted by a worker: `claim_pending` leases queued (pending or approved) comments
-with `FOR UPDATE SKIP LOCKED`; only the worker holding an unexpired claim may finish one (`mark_posted`,
-`mark_failed`, `mark_skipped`), and a repeat of the same finish returns the comment as it is. The Reddit id is
-unique, so a second post of one comment cannot even be recorded."""
+with `FOR UPDATE SKIP LOCKED`, each lease of a free comment with a new `claim_id` (the claimed row carries it);
+only the worker holding that unexpired claim may finish one (`mark_posted`, `mark_failed`, `mark_skipped`,
+passing `claim_id=`). Each finish is logged under its claim_id (reddit_bot.comment_finishes), so a repeat of the
+same finish returns the comment as it is now, even after it went back in the queue and another worker claimed it;
+a finish under a stale claim that never took effect is a StateConflict. The Reddit id is unique, so a second post
+of one comment cannot even be recorded."""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class Comment(Row):
     last_error: str | None
     claimed_by: str | None
     claimed_until: datetime | None
+    claim_id: UUID | None  # the current or last lease: pass it to the finish
     posted_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -57,6 +61,7 @@ class MarkCommentPostedParams(Params):
     id: int
     worker: str = WORKER
     reddit_id: str = Field(pattern=r"^t1_[a-z0-9]{1,13}$")
+    claim_id: UUID | None = None
 
 
 class MarkCommentFailedParams(Params):
@@ -64,12 +69,21 @@ class MarkCommentFailedParams(Params):
     worker: str = WORKER
     error: str = Field(min_length=1, max_length=2000)
     max_attempts: int = Field(ge=1, le=100)
+    claim_id: UUID | None = None
 
 
 class MarkCommentSkippedParams(Params):
     id: int
     worker: str = WORKER
     reason: str = Field(min_length=1, max_length=2000)
+    claim_id: UUID | None = None
+
+
+class CommentFinishedUnderClaimParams(Params):
+    id: int
+    claim_id: UUID
+    outcome: Literal["posted", "failed", "skipped"]
+    detail: str  # the Reddit id posted, the error, or the reason
 
 
 class SetCommentReviewParams(Params):
@@ -109,6 +123,7 @@ _CLAIM = q.many("reddit_bot.claim_pending_comments", Comment, ClaimPendingCommen
 _POSTED = q.one("reddit_bot.mark_comment_posted", Comment, MarkCommentPostedParams, retry=True)
 _FAILED = q.one("reddit_bot.mark_comment_failed", Comment, MarkCommentFailedParams, retry=True)
 _SKIPPED = q.one("reddit_bot.mark_comment_skipped", Comment, MarkCommentSkippedParams, retry=True)
+_FINISHED_UNDER_CLAIM = q.value("reddit_bot.find_comment_finish", bool, CommentFinishedUnderClaimParams)
 _REVIEW = q.one("reddit_bot.set_comment_review", Comment, SetCommentReviewParams, retry=True)
 _KARMA = q.one("reddit_bot.update_comment_karma", Comment, UpdateCommentKarmaParams, retry=True)
 _DELETE = q.value("reddit_bot.delete_comment", bool, CommentAtParams, retry=True)
@@ -118,19 +133,19 @@ _SEARCH = q.many("reddit_bot.search_comments", SearchCommentsRow, SearchParams, 
 _COUNT = q.many("reddit_bot.count_comments_by_status", CountCommentsByStatusRow)
 
 
-def _finished(row: Comment | None, comment_id: int, worker: str, done: bool, verb: str) -> Comment:
-    row = found(row, f"no comment {comment_id}")
-    if done:
-        return row
+def _conflict(row: Comment, comment_id: int, worker: str, claim_id: UUID | None, verb: str) -> StateConflict:
+    queued = row.status in ("pending", "approved")
     if row.deleted_at is not None:
         why = "it is deleted"
-    elif row.status in ("pending", "approved") and row.claimed_by == worker:
+    elif queued and row.claimed_by == worker and claim_id is not None and row.claim_id != claim_id:
+        why = f"claim {claim_id} of worker {worker} is not its lease any more (that is claim {row.claim_id})"
+    elif queued and row.claimed_by == worker:
         why = f"the claim of worker {worker} expired at {row.claimed_until}; claim it again"
-    elif row.status in ("pending", "approved"):
+    elif queued:
         why = f"worker {worker} holds no claim on it (claimed by {row.claimed_by or 'nobody'})"
     else:
         why = f"it is already {row.status} (last claimed by {row.claimed_by or 'nobody'})"
-    raise StateConflict(f"cannot {verb} comment {comment_id}: {why}; nothing was changed")
+    return StateConflict(f"cannot {verb} comment {comment_id}: {why}; nothing was changed")
 
 
 class CommentRepository(Repository):
@@ -150,34 +165,73 @@ class CommentRepository(Repository):
         return await self._x.many(_LIST, post_id)
 
     async def claim_pending(self, worker: str, limit: int = 10, lease_seconds: float = 300) -> list[Comment]:
-        """Lease queued comments to `worker`: first those it holds, then free ones; concurrent workers never
-        get the same one. Retry-safe: a repeat hands back what the lost call leased."""
+        """Lease queued comments to `worker`: first those it holds (each keeps its `claim_id`), then free ones
+        (each with a new `claim_id`, the token its finish takes); concurrent workers never get the same one.
+        Retry-safe: a repeat hands back what the lost call leased, with the same claim_ids."""
         p = params(ClaimPendingCommentsParams, worker=worker, limit=limit, lease_seconds=lease_seconds)
         return await self._x.many(_CLAIM, p)
 
-    async def mark_posted(self, comment_id: int, worker: str, reddit_id: str) -> Comment:
-        """Record that `worker`, holding an unexpired claim, posted the comment as `reddit_id`. Retry-safe: a
-        repeat returns the posted comment; StateConflict when another worker finished it or the claim expired."""
-        row = await self._x.one(
-            _POSTED, params(MarkCommentPostedParams, id=comment_id, worker=worker, reddit_id=reddit_id)
-        )
-        done = row is not None and (row.status, row.claimed_by, row.reddit_id) == ("posted", worker, reddit_id)
-        return _finished(row, comment_id, worker, done, "post")
+    async def mark_posted(
+        self, comment_id: int, worker: str, reddit_id: str, *, claim_id: UUID | None = None
+    ) -> Comment:
+        """Record that `worker`, holding the unexpired claim `claim_id` (the claimed comment's), posted the
+        comment as `reddit_id`. Retry-safe: the finish is logged under `claim_id`, and a repeat finds it and
+        returns the posted comment; StateConflict when another worker finished it or the claim expired or is
+        not the current one. Without `claim_id` the worker's current claim is taken and a repeat is recognised
+        only while the comment still shows this worker's post."""
+        p = params(MarkCommentPostedParams, id=comment_id, worker=worker, reddit_id=reddit_id, claim_id=claim_id)
+        row = found(await self._x.one(_POSTED, p), f"no comment {comment_id}")
+        done = (row.status, row.claimed_by, row.reddit_id) == ("posted", worker, reddit_id)
+        return await self._settle(row, comment_id, worker, claim_id, done, "posted", reddit_id, "post")
 
-    async def mark_failed(self, comment_id: int, worker: str, error: str, max_attempts: int = 3) -> Comment:
-        """Record a failed attempt: back in the queue, or `failed` for good after `max_attempts` (a terminal
-        state: the queue never fills with hopeless rows). Retry-safe: a repeat finds the claim released and
-        returns the comment without counting again; StateConflict when the worker holds no unexpired claim."""
-        p = params(MarkCommentFailedParams, id=comment_id, worker=worker, error=error, max_attempts=max_attempts)
-        row = await self._x.one(_FAILED, p)
-        done = row is not None and row.claimed_by == worker and row.claimed_until is None and row.last_error == error
-        return _finished(row, comment_id, worker, done, "fail")
+    async def mark_failed(
+        self, comment_id: int, worker: str, error: str, max_attempts: int = 3, *, claim_id: UUID | None = None
+    ) -> Comment:
+        """Record a failed attempt under the unexpired claim `claim_id`: back in the queue, or `failed` for good
+        after `max_attempts` (a terminal state: the queue never fills with hopeless rows). Retry-safe: the
+        finish is logged under `claim_id`, and a repeat finds it and returns the comment as it is now without
+        counting again, even when another worker has claimed it since; StateConflict when the claim expired or
+        is not the current one. Without `claim_id` a repeat is recognised only while the comment still shows
+        this worker's released claim and error."""
+        p = params(MarkCommentFailedParams, id=comment_id, worker=worker, error=error, max_attempts=max_attempts,
+                   claim_id=claim_id)  # fmt: skip
+        row = found(await self._x.one(_FAILED, p), f"no comment {comment_id}")
+        done = row.claimed_by == worker and row.claimed_until is None and row.last_error == error
+        return await self._settle(row, comment_id, worker, claim_id, done, "failed", error, "fail")
 
-    async def mark_skipped(self, comment_id: int, worker: str, reason: str) -> Comment:
-        """The worker holding the claim decided not to post. Retry-safe: a repeat returns the skipped comment."""
-        row = await self._x.one(_SKIPPED, params(MarkCommentSkippedParams, id=comment_id, worker=worker, reason=reason))
-        done = row is not None and (row.status, row.claimed_by, row.last_error) == ("skipped", worker, reason)
-        return _finished(row, comment_id, worker, done, "skip")
+    async def mark_skipped(self, comment_id: int, worker: str, reason: str, *, claim_id: UUID | None = None) -> Comment:
+        """The worker holding the claim `claim_id` decided not to post. Retry-safe: the finish is logged under
+        `claim_id`, and a repeat finds it and returns the skipped comment; StateConflict as for `mark_posted`."""
+        p = params(MarkCommentSkippedParams, id=comment_id, worker=worker, reason=reason, claim_id=claim_id)
+        row = found(await self._x.one(_SKIPPED, p), f"no comment {comment_id}")
+        done = (row.status, row.claimed_by, row.last_error) == ("skipped", worker, reason)
+        return await self._settle(row, comment_id, worker, claim_id, done, "skipped", reason, "skip")
+
+    async def _settle(
+        self,
+        row: Comment,
+        comment_id: int,
+        worker: str,
+        claim_id: UUID | None,
+        done: bool,
+        outcome: Literal["posted", "failed", "skipped"],
+        detail: str,
+        verb: str,
+    ) -> Comment:
+        """The comment after a guarded finish: itself when this finish took effect, now or on an earlier try
+        (the comment still shows it under this claim, or its log entry under `claim_id`, with this outcome and
+        `detail`, exists: the comment
+        moved on since, back in the queue and claimed by another worker); else StateConflict saying why nothing
+        changed. The log is read only when the comment does not show the finish."""
+        if done and (claim_id is None or row.claim_id == claim_id):
+            return row
+        if claim_id is not None:
+            p = params(
+                CommentFinishedUnderClaimParams, id=comment_id, claim_id=claim_id, outcome=outcome, detail=detail
+            )
+            if await self._x.value(_FINISHED_UNDER_CLAIM, p):
+                return row
+        raise _conflict(row, comment_id, worker, claim_id, verb)
 
     async def review(self, comment_id: int, decision: Literal["approved", "rejected"]) -> Comment:
         """A moderator approves or rejects a pending comment. Retry-safe: the same decision again returns it;

@@ -55,10 +55,11 @@ async def seed(db: Database, *, tweets: int = 200, seed: int = 1) -> SeedReport:
         claimed = await translations.claim_pending(f"seed-{seed}", limit=made * 2 // 3)
         for n, t in enumerate(claimed):
             if n % 6 == 5:
-                await translations.mark_failed(t.id, f"seed-{seed}", "rate limited by the translation API")
+                await translations.mark_failed(t.id, f"seed-{seed}", "rate limited by the translation API",
+                                               claim_id=t.claim_id)  # fmt: skip
             else:
                 await translations.mark_posted(t.id, f"seed-{seed}", f"[{t.target_language}] tweet {t.tweet_id}",
-                                               base + 5_000_000 + n, confidence=0.9)  # fmt: skip
+                                               base + 5_000_000 + n, confidence=0.9, claim_id=t.claim_id)  # fmt: skip
     calls = []
     for day in range(30):
         for k in range(10):

@@ -1,14 +1,19 @@
 """Aggregate `translations` (queries/twitter_bot/translations.sql): translations, their life cycle
 (pending → posted / failed / draft), worker claims, and the audit trail of attempts.
 
-Workers lease pending translations with `claim_pending`; only the worker holding an unexpired claim may
-finish one (`mark_posted`, `mark_failed`, `save_draft`), and only from `pending`. Finishing is retry-safe: a
-repeat of the same call by the same worker returns the row as it is, without a second audit-trail entry.
+Workers lease pending translations with `claim_pending`: each lease of a free row gets a new `claim_id` (the
+claimed row carries it). Only the worker holding that unexpired claim may finish the translation (`mark_posted`,
+`mark_failed`, `save_draft`, passing `claim_id=`), and only from `pending`. The finish writes its audit-trail
+attempt under the claim_id, so it is retry-safe: a repeat of the same finish under the same claim finds that
+attempt and returns the row as it is now (without a second entry), even when the row has since been put back in
+the queue and claimed by another worker; a finish under a stale claim that never took effect is a StateConflict.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -32,6 +37,7 @@ class Translation(Row):
     last_error: str | None
     claimed_by: str | None
     claimed_until: datetime | None
+    claim_id: UUID | None  # the current or last lease: pass it to the finish
     created_at: datetime
     updated_at: datetime
 
@@ -45,6 +51,7 @@ class TranslationAttempt(Row):
     translated_text: str | None
     error: str | None
     confidence: float | None
+    claim_id: UUID | None  # the lease a worker's finish was recorded under
     attempted_at: datetime
 
 
@@ -83,12 +90,14 @@ class MarkTranslationPostedParams(Params):
     translated_text: str = Field(min_length=1)
     confidence: float | None = None
     posted_tweet_id: int = Field(gt=0)
+    claim_id: UUID | None = None
 
 
 class MarkTranslationFailedParams(Params):
     id: int
     worker: str = WORKER
     error: str = Field(min_length=1)
+    claim_id: UUID | None = None
 
 
 class SaveTranslationDraftParams(Params):
@@ -96,6 +105,14 @@ class SaveTranslationDraftParams(Params):
     worker: str = WORKER
     translated_text: str = Field(min_length=1)
     confidence: float | None = None
+    claim_id: UUID | None = None
+
+
+class TranslationFinishedUnderClaimParams(Params):
+    id: int
+    claim_id: UUID
+    status: Literal["posted", "failed", "draft"]
+    value: str  # the finish's error (failed) or text (posted, draft)
 
 
 class ImportDraftParams(Params):
@@ -119,6 +136,7 @@ _CLAIM_PENDING = q.many(
 _MARK_POSTED = q.one("twitter_bot.mark_translation_posted", Translation, MarkTranslationPostedParams, retry=True)
 _MARK_FAILED = q.one("twitter_bot.mark_translation_failed", Translation, MarkTranslationFailedParams, retry=True)
 _SAVE_DRAFT = q.one("twitter_bot.save_translation_draft", Translation, SaveTranslationDraftParams, retry=True)
+_FINISHED_UNDER_CLAIM = q.value("twitter_bot.find_translation_finish", bool, TranslationFinishedUnderClaimParams)
 _LIST_DRAFTS = q.many("twitter_bot.list_drafts", ListDraftsRow, (int,))
 _APPROVE_DRAFT = q.one("twitter_bot.approve_draft", Translation, (int,), retry=False)
 _HISTORY = q.many("twitter_bot.list_translation_history", TranslationAttempt, (int,))
@@ -132,28 +150,20 @@ _DELETE_OLD_ATTEMPTS = q.value("twitter_bot.delete_attempts_older_than", int, (d
 
 def _finished_or_put_back(row: Translation, status: str) -> bool:
     """The row is in the state a finish left it in: `status`, or already back in the queue after it (pending
-    with no lease: `retry_failed` moved a failed one back, `approve_draft` a draft). A retried finish whose first
-    try committed but whose reply was lost may find the row put back in between; reading only `status` called
-    that a StateConflict ("nothing was changed") although the failure or draft had been recorded (caused for
-    real in tests/test_bot_faults.py). The finish's own value (error, text) and worker must match as well."""
+    with no lease: `retry_failed` moved a failed one back, `approve_draft` a draft)."""
     return row.status == status or (row.status == "pending" and row.claimed_until is None)
 
 
-def _finished_or_conflict(
-    row: Translation | None, translation_id: int, worker: str, done: bool, verb: str
-) -> Translation:
-    """The row after a guarded finish: itself when this worker's finish took effect (now or on an earlier
-    try), else StateConflict saying why nothing changed."""
-    row = found(row, f"no translation with id {translation_id}")
-    if done:
-        return row
-    if row.status == "pending" and row.claimed_by == worker:
+def _conflict(row: Translation, translation_id: int, worker: str, claim_id: UUID | None, verb: str) -> StateConflict:
+    if row.status == "pending" and row.claimed_by == worker and claim_id is not None and row.claim_id != claim_id:
+        why = f"claim {claim_id} of worker {worker} is not its lease any more (that is claim {row.claim_id})"
+    elif row.status == "pending" and row.claimed_by == worker:
         why = f"the claim of worker {worker} expired at {row.claimed_until}; claim it again"
     elif row.status == "pending":
         why = f"worker {worker} holds no claim on it (claimed by {row.claimed_by or 'nobody'})"
     else:
         why = f"it is already {row.status} (last claimed by {row.claimed_by or 'nobody'})"
-    raise StateConflict(f"cannot {verb} translation {translation_id}: {why}; nothing was changed")
+    return StateConflict(f"cannot {verb} translation {translation_id}: {why}; nothing was changed")
 
 
 class TranslationRepository(Repository):
@@ -173,8 +183,9 @@ class TranslationRepository(Repository):
 
     async def claim_pending(self, worker: str, limit: int = 10, lease_seconds: float = 300) -> list[Translation]:
         """Lease up to `limit` pending translations to `worker` for `lease_seconds`: first those it already
-        holds, then free ones; concurrent workers never get the same one. Use one worker name per concurrent
-        claimer. Retry-safe: a repeat hands back the rows the lost call had leased."""
+        holds (each keeps its `claim_id`), then free ones (each with a new `claim_id`, the token its finish
+        takes); concurrent workers never get the same one. Use one worker name per concurrent claimer.
+        Retry-safe: a repeat hands back the rows the lost call had leased, with the same claim_ids."""
         p = params(ClaimPendingTranslationsParams, worker=worker, limit=limit, lease_seconds=lease_seconds)
         return await self._x.many(_CLAIM_PENDING, p)
 
@@ -185,51 +196,87 @@ class TranslationRepository(Repository):
         translated_text: str,
         posted_tweet_id: int,
         confidence: float | None = None,
+        *,
+        claim_id: UUID | None = None,
     ) -> Translation:
-        """Record that `worker`, holding an unexpired claim, posted the translation. Retry-safe: a repeat
-        returns the posted row; StateConflict when another worker finished it or the claim expired."""
+        """Record that `worker`, holding the unexpired claim `claim_id` (the claimed row's), posted the
+        translation. Retry-safe: the finish records its attempt under `claim_id`, and a repeat finds it and
+        returns the posted row, with no second entry. StateConflict when the claim expired or is not the
+        current one, or another worker finished the translation. Without `claim_id` the worker's current claim
+        is taken and a repeat is recognised only while the row still shows this worker's post."""
         p = params(
             MarkTranslationPostedParams, id=translation_id, worker=worker, translated_text=translated_text,
-            confidence=confidence, posted_tweet_id=posted_tweet_id,
+            confidence=confidence, posted_tweet_id=posted_tweet_id, claim_id=claim_id,
         )  # fmt: skip
-        row = await self._x.one(_MARK_POSTED, p)
-        done = row is not None and (row.status, row.claimed_by, row.posted_tweet_id) == (
-            "posted",
-            worker,
-            posted_tweet_id,
-        )
-        return _finished_or_conflict(row, translation_id, worker, done, "post")
+        row = found(await self._x.one(_MARK_POSTED, p), f"no translation with id {translation_id}")
+        done = (row.status, row.claimed_by, row.posted_tweet_id) == ("posted", worker, posted_tweet_id)
+        return await self._settle(row, translation_id, worker, claim_id, done, "posted", translated_text, "post")
 
-    async def mark_failed(self, translation_id: int, worker: str, error: str) -> Translation:
-        """Record a failed attempt by `worker` (retry_count + 1). Retry-safe: a repeat returns the row without
-        counting again (failed, or pending once `retry_failed` put it back meanwhile); StateConflict when the
-        worker holds no unexpired claim."""
-        p = params(MarkTranslationFailedParams, id=translation_id, worker=worker, error=error)
-        row = await self._x.one(_MARK_FAILED, p)
-        done = (
-            row is not None
-            and (row.claimed_by, row.last_error) == (worker, error)
-            and _finished_or_put_back(row, "failed")
-        )
-        return _finished_or_conflict(row, translation_id, worker, done, "fail")
+    async def mark_failed(
+        self, translation_id: int, worker: str, error: str, *, claim_id: UUID | None = None
+    ) -> Translation:
+        """Record a failed attempt by `worker` under its unexpired claim `claim_id` (retry_count + 1).
+        Retry-safe: the attempt is recorded under `claim_id`, and a repeat finds it and returns the row as it
+        is now without counting again: failed, back in the queue (`retry_failed`), or even claimed by another
+        worker meanwhile. StateConflict when the claim expired or is not the current one. Without `claim_id`
+        a repeat is recognised only while the row still shows this worker's failure."""
+        p = params(MarkTranslationFailedParams, id=translation_id, worker=worker, error=error, claim_id=claim_id)
+        row = found(await self._x.one(_MARK_FAILED, p), f"no translation with id {translation_id}")
+        done = (row.claimed_by, row.last_error) == (worker, error) and _finished_or_put_back(row, "failed")
+        return await self._settle(row, translation_id, worker, claim_id, done, "failed", error, "fail")
 
     async def save_draft(
-        self, translation_id: int, worker: str, translated_text: str, confidence: float | None = None
+        self,
+        translation_id: int,
+        worker: str,
+        translated_text: str,
+        confidence: float | None = None,
+        *,
+        claim_id: UUID | None = None,
     ) -> Translation:
-        """Keep the translation as a draft for review instead of posting it. Retry-safe: a repeat returns the
-        row (the draft, or pending once approved meanwhile); StateConflict when the worker holds no unexpired
-        claim."""
+        """Keep the translation as a draft for review instead of posting it, under the unexpired claim
+        `claim_id`. Retry-safe: the draft attempt is recorded under `claim_id`, and a repeat finds it and
+        returns the row as it is now (the draft, or pending once approved, or claimed again meanwhile).
+        StateConflict when the claim expired or is not the current one. Without `claim_id` a repeat is
+        recognised only while the row still shows this worker's draft."""
         p = params(
             SaveTranslationDraftParams, id=translation_id, worker=worker, translated_text=translated_text,
-            confidence=confidence,
+            confidence=confidence, claim_id=claim_id,
         )  # fmt: skip
-        row = await self._x.one(_SAVE_DRAFT, p)
-        done = (
-            row is not None
-            and (row.claimed_by, row.translated_text) == (worker, translated_text)
-            and _finished_or_put_back(row, "draft")
+        row = found(await self._x.one(_SAVE_DRAFT, p), f"no translation with id {translation_id}")
+        done = (row.claimed_by, row.translated_text) == (worker, translated_text) and _finished_or_put_back(
+            row, "draft"
         )
-        return _finished_or_conflict(row, translation_id, worker, done, "save a draft of")
+        return await self._settle(
+            row, translation_id, worker, claim_id, done, "draft", translated_text, "save a draft of"
+        )
+
+    async def _settle(
+        self,
+        row: Translation,
+        translation_id: int,
+        worker: str,
+        claim_id: UUID | None,
+        done: bool,
+        status: Literal["posted", "failed", "draft"],
+        value: str,
+        verb: str,
+    ) -> Translation:
+        """The row after a guarded finish: itself when this finish took effect, now or on an earlier try (the
+        row still shows it under this claim, or its attempt under `claim_id`, with this outcome and `value`, is
+        on record: the row moved on since, put back and claimed by another worker); else StateConflict saying
+        why nothing changed. The
+        record is looked up only when the row does not show the finish (a repeat after the row moved on, or a
+        real conflict)."""
+        if done and (claim_id is None or row.claim_id == claim_id):
+            return row
+        if claim_id is not None:
+            p = params(
+                TranslationFinishedUnderClaimParams, id=translation_id, claim_id=claim_id, status=status, value=value
+            )
+            if await self._x.value(_FINISHED_UNDER_CLAIM, p):
+                return row
+        raise _conflict(row, translation_id, worker, claim_id, verb)
 
     async def list_drafts(self, limit: int = 50) -> list[ListDraftsRow]:
         return await self._x.many(_LIST_DRAFTS, limit)

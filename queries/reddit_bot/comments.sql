@@ -7,35 +7,35 @@ WITH post AS (
     SELECT :request_id, post.id, :content FROM post
         ON CONFLICT ON CONSTRAINT comments_request_id_unique DO NOTHING
     RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-              claimed_until, posted_at, created_at, updated_at, deleted_at
+              claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
 )
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM created
  UNION ALL
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM reddit_bot.comments
  WHERE request_id = :request_id AND NOT EXISTS (SELECT 1 FROM created);
 
 -- name: get_comment(id)^
 -- One live comment.
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM reddit_bot.comments
  WHERE id = :id AND deleted_at IS NULL;
 
 -- name: list_post_comments(post_id)
 -- A live post's live comments, in the order they were written.
 SELECT c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts, c.last_error,
-       c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at
+       c.claimed_by, c.claimed_until, c.claim_id, c.posted_at, c.created_at, c.updated_at, c.deleted_at
   FROM reddit_bot.comments AS c
   JOIN reddit_bot.posts AS p ON p.id = c.post_id AND p.deleted_at IS NULL
  WHERE c.post_id = :post_id AND c.deleted_at IS NULL
  ORDER BY c.created_at, c.id;
 
 -- name: claim_pending_comments(worker, limit, lease_seconds)
--- Lease up to limit queued (pending or approved) live comments to a worker: first those it already holds, then free ones, oldest first (SKIP LOCKED: two workers never get the same one).
+-- Lease up to limit queued (pending or approved) live comments to a worker: first those it already holds, then free ones (with a new claim_id; a held one keeps its own), oldest first (SKIP LOCKED: two workers never get the same one).
 WITH held AS (
     SELECT id FROM reddit_bot.comments
      WHERE status IN ('pending', 'approved') AND deleted_at IS NULL AND claimed_by = :worker AND claimed_until >= now()
@@ -54,66 +54,87 @@ WITH held AS (
      LIMIT :limit
 ), leased AS (
     UPDATE reddit_bot.comments AS c
-       SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
+       SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds::double precision),
+           -- a new lease token for a free comment; one the worker already holds keeps its token (the same lease)
+           claim_id = CASE WHEN c.claimed_by = :worker AND c.claimed_until >= now() AND c.claim_id IS NOT NULL
+                           THEN c.claim_id ELSE gen_random_uuid() END
       FROM chosen
      WHERE c.id = chosen.id
     RETURNING c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts,
-              c.last_error, c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at
+              c.last_error, c.claimed_by, c.claimed_until, c.claim_id, c.posted_at, c.created_at, c.updated_at,
+              c.deleted_at
 )
 -- RETURNING has no order of its own (it follows the join's plan): oldest first, as the docstring promises.
 SELECT * FROM leased ORDER BY created_at, id;
 
--- name: mark_comment_posted(id, worker, reddit_id)^
--- Record a posted comment, only for the worker holding an unexpired claim on it while queued; otherwise (and on a repeat) the comment as it is.
+-- name: mark_comment_posted(id, worker, reddit_id, claim_id)^
+-- Record a posted comment (and the finish, under the lease's claim_id), only for the worker holding an unexpired claim on it while queued (that claim, when claim_id is given); otherwise (and on a repeat) the comment as it is.
 WITH updated AS (
     UPDATE reddit_bot.comments
        SET status = 'posted', reddit_id = :reddit_id, posted_at = now(), last_error = NULL, claimed_until = NULL
      WHERE id = :id AND status IN ('pending', 'approved') AND deleted_at IS NULL
-       AND claimed_by = :worker AND claimed_until >= now()
+       AND claimed_by = :worker AND claimed_until >= now() AND (:claim_id::uuid IS NULL OR claim_id = :claim_id::uuid)
     RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-              claimed_until, posted_at, created_at, updated_at, deleted_at
+              claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
+), finish AS (
+    INSERT INTO reddit_bot.comment_finishes (comment_id, claim_id, outcome, worker, detail)
+    SELECT id, claim_id, 'posted', claimed_by, reddit_id FROM updated WHERE claim_id IS NOT NULL
 )
 SELECT * FROM updated
  UNION ALL
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM reddit_bot.comments
  WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
--- name: mark_comment_failed(id, worker, error, max_attempts)^
--- Record a failed attempt for the claim holder: back in the queue, or failed for good after max_attempts; otherwise (and on a repeat) the comment as it is.
+-- name: mark_comment_failed(id, worker, error, max_attempts, claim_id)^
+-- Record a failed attempt (and the finish, under the lease's claim_id) for the claim holder (that claim, when claim_id is given): back in the queue, or failed for good after max_attempts; otherwise (and on a repeat) the comment as it is.
 WITH updated AS (
     UPDATE reddit_bot.comments
        SET attempts = attempts + 1, last_error = :error, claimed_until = NULL,
            status = CASE WHEN attempts + 1 >= :max_attempts THEN 'failed' ELSE status END
      WHERE id = :id AND status IN ('pending', 'approved') AND deleted_at IS NULL
-       AND claimed_by = :worker AND claimed_until >= now()
+       AND claimed_by = :worker AND claimed_until >= now() AND (:claim_id::uuid IS NULL OR claim_id = :claim_id::uuid)
     RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-              claimed_until, posted_at, created_at, updated_at, deleted_at
+              claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
+), finish AS (
+    INSERT INTO reddit_bot.comment_finishes (comment_id, claim_id, outcome, worker, detail)
+    SELECT id, claim_id, 'failed', claimed_by, last_error FROM updated WHERE claim_id IS NOT NULL
 )
 SELECT * FROM updated
  UNION ALL
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM reddit_bot.comments
  WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
--- name: mark_comment_skipped(id, worker, reason)^
--- The claim holder decided not to post (the thread is locked, say): skipped with the reason; otherwise (and on a repeat) the comment as it is.
+-- name: mark_comment_skipped(id, worker, reason, claim_id)^
+-- The claim holder (that claim, when claim_id is given) decided not to post (the thread is locked, say): skipped with the reason, the finish recorded under the lease's claim_id; otherwise (and on a repeat) the comment as it is.
 WITH updated AS (
     UPDATE reddit_bot.comments
        SET status = 'skipped', last_error = :reason, claimed_until = NULL
      WHERE id = :id AND status IN ('pending', 'approved') AND deleted_at IS NULL
-       AND claimed_by = :worker AND claimed_until >= now()
+       AND claimed_by = :worker AND claimed_until >= now() AND (:claim_id::uuid IS NULL OR claim_id = :claim_id::uuid)
     RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-              claimed_until, posted_at, created_at, updated_at, deleted_at
+              claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
+), finish AS (
+    INSERT INTO reddit_bot.comment_finishes (comment_id, claim_id, outcome, worker, detail)
+    SELECT id, claim_id, 'skipped', claimed_by, last_error FROM updated WHERE claim_id IS NOT NULL
 )
 SELECT * FROM updated
  UNION ALL
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM reddit_bot.comments
  WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
+
+-- name: find_comment_finish(id, claim_id, outcome, detail)$
+-- Whether this finish (outcome posted, failed or skipped, with this Reddit id, error or reason) was recorded for the comment under the lease claim_id: a retried finish whose first try committed finds itself here after the comment moved on.
+SELECT EXISTS (
+    SELECT 1
+      FROM reddit_bot.comment_finishes
+     WHERE comment_id = :id AND claim_id = :claim_id AND outcome = :outcome AND detail = :detail
+);
 
 -- name: set_comment_review(id, status)^
 -- A moderator approves or rejects a pending live comment (nothing when it is not pending); a repeat of the same decision returns it.
@@ -122,12 +143,12 @@ WITH updated AS (
        SET status = :status
      WHERE id = :id AND status = 'pending' AND deleted_at IS NULL AND :status IN ('approved', 'rejected')
     RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-              claimed_until, posted_at, created_at, updated_at, deleted_at
+              claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
 )
 SELECT * FROM updated
  UNION ALL
 SELECT id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-       claimed_until, posted_at, created_at, updated_at, deleted_at
+       claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at
   FROM reddit_bot.comments
  WHERE id = :id AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM updated);
 
@@ -137,7 +158,7 @@ UPDATE reddit_bot.comments
    SET karma_score = greatest(:karma_score, 0)
  WHERE reddit_id = :reddit_id AND deleted_at IS NULL
 RETURNING id, request_id, reddit_id, post_id, content, karma_score, status, attempts, last_error, claimed_by,
-          claimed_until, posted_at, created_at, updated_at, deleted_at;
+          claimed_until, claim_id, posted_at, created_at, updated_at, deleted_at;
 
 -- name: delete_comment(id, at)$
 -- Soft-delete a live comment; true when it was live.
@@ -153,7 +174,7 @@ UPDATE reddit_bot.comments AS c
   FROM reddit_bot.posts AS p
  WHERE c.id = :id AND c.deleted_at IS NOT NULL AND p.id = c.post_id AND p.deleted_at IS NULL
 RETURNING c.id, c.request_id, c.reddit_id, c.post_id, c.content, c.karma_score, c.status, c.attempts, c.last_error,
-          c.claimed_by, c.claimed_until, c.posted_at, c.created_at, c.updated_at, c.deleted_at;
+          c.claimed_by, c.claimed_until, c.claim_id, c.posted_at, c.created_at, c.updated_at, c.deleted_at;
 
 -- name: purge_deleted_comments(before)$
 -- Remove for good the comments soft-deleted before a time; returns how many.

@@ -3,12 +3,12 @@
 INSERT INTO twitter_bot.translations (tweet_id, target_language)
 VALUES (:tweet_id, :target_language)
 RETURNING id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-          last_error, claimed_by, claimed_until, created_at, updated_at;
+          last_error, claimed_by, claimed_until, claim_id, created_at, updated_at;
 
 -- name: get_translation(id)^
 -- One translation by id.
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM twitter_bot.translations
  WHERE id = :id;
 
@@ -19,20 +19,20 @@ WITH created AS (
     VALUES (:tweet_id, :target_language)
         ON CONFLICT ON CONSTRAINT translations_one_per_language DO NOTHING
     RETURNING id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-              last_error, claimed_by, claimed_until, created_at, updated_at
+              last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM created
  UNION ALL
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM twitter_bot.translations
  WHERE tweet_id = :tweet_id AND target_language = :target_language
    AND NOT EXISTS (SELECT 1 FROM created);
 
 -- name: claim_pending_translations(worker, limit, lease_seconds)
--- Lease up to limit pending translations to a worker: first those it already holds, then free ones, oldest first (SKIP LOCKED, so two workers never get the same row).
+-- Lease up to limit pending translations to a worker: first those it already holds (same claim_id), then free ones (a new claim_id), oldest first (SKIP LOCKED, so two workers never get the same row).
 WITH held AS (
     SELECT id
       FROM twitter_bot.translations
@@ -54,75 +54,90 @@ WITH held AS (
 ), leased AS (
     UPDATE twitter_bot.translations AS t
        SET claimed_by = :worker,
-           claimed_until = now() + make_interval(secs => :lease_seconds::double precision)
+           claimed_until = now() + make_interval(secs => :lease_seconds::double precision),
+           -- a new lease token for a free row; a row the worker already holds keeps its token (the same lease)
+           claim_id = CASE WHEN t.claimed_by = :worker AND t.claimed_until >= now() AND t.claim_id IS NOT NULL
+                           THEN t.claim_id ELSE gen_random_uuid() END
       FROM chosen
      WHERE t.id = chosen.id
     RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
-              t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at
+              t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.claim_id, t.created_at, t.updated_at
 )
 -- RETURNING has no order of its own (it follows the join's plan): oldest first.
 SELECT * FROM leased ORDER BY created_at, id;
 
--- name: mark_translation_posted(id, worker, translated_text, confidence, posted_tweet_id)^
--- Record a published translation and its attempt, only for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
+-- name: mark_translation_posted(id, worker, translated_text, confidence, posted_tweet_id, claim_id)^
+-- Record a published translation and its attempt (under the lease's claim_id), only for the worker holding an unexpired claim on a pending row (that claim, when claim_id is given); otherwise (and on a repeat) the row as it is.
 WITH updated AS (
     UPDATE twitter_bot.translations
        SET status = 'posted', translated_text = :translated_text, confidence = :confidence,
            posted_tweet_id = :posted_tweet_id, last_error = NULL, claimed_until = NULL
      WHERE id = :id AND status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
+       AND (:claim_id::uuid IS NULL OR claim_id = :claim_id::uuid)
     RETURNING *
 ), attempt AS (
-    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
-    SELECT id, tweet_id, target_language, 'posted', translated_text, confidence FROM updated
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence, claim_id)
+    SELECT id, tweet_id, target_language, 'posted', translated_text, confidence, claim_id FROM updated
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM updated
  UNION ALL
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM twitter_bot.translations
  WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
--- name: mark_translation_failed(id, worker, error)^
--- Record a failed attempt (status failed, retry_count + 1, the error kept) for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
+-- name: mark_translation_failed(id, worker, error, claim_id)^
+-- Record a failed attempt (status failed, retry_count + 1, the error kept; the attempt under the lease's claim_id) for the worker holding an unexpired claim on a pending row (that claim, when claim_id is given); otherwise (and on a repeat) the row as it is.
 WITH updated AS (
     UPDATE twitter_bot.translations
        SET status = 'failed', retry_count = retry_count + 1, last_error = :error, claimed_until = NULL
      WHERE id = :id AND status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
+       AND (:claim_id::uuid IS NULL OR claim_id = :claim_id::uuid)
     RETURNING *
 ), attempt AS (
-    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, error)
-    SELECT id, tweet_id, target_language, 'failed', last_error FROM updated
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, error, claim_id)
+    SELECT id, tweet_id, target_language, 'failed', last_error, claim_id FROM updated
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM updated
  UNION ALL
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM twitter_bot.translations
  WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
 
--- name: save_translation_draft(id, worker, translated_text, confidence)^
--- Keep a translation as a draft for review instead of posting it, for the worker holding an unexpired claim on a pending row; otherwise (and on a repeat) the row as it is.
+-- name: save_translation_draft(id, worker, translated_text, confidence, claim_id)^
+-- Keep a translation as a draft for review instead of posting it (the attempt under the lease's claim_id), for the worker holding an unexpired claim on a pending row (that claim, when claim_id is given); otherwise (and on a repeat) the row as it is.
 WITH updated AS (
     UPDATE twitter_bot.translations
        SET status = 'draft', translated_text = :translated_text, confidence = :confidence, claimed_until = NULL
      WHERE id = :id AND status = 'pending' AND claimed_by = :worker AND claimed_until >= now()
+       AND (:claim_id::uuid IS NULL OR claim_id = :claim_id::uuid)
     RETURNING *
 ), attempt AS (
-    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence)
-    SELECT id, tweet_id, target_language, 'draft', translated_text, confidence FROM updated
+    INSERT INTO twitter_bot.translation_attempts (translation_id, tweet_id, target_language, status, translated_text, confidence, claim_id)
+    SELECT id, tweet_id, target_language, 'draft', translated_text, confidence, claim_id FROM updated
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM updated
  UNION ALL
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM twitter_bot.translations
  WHERE id = :id AND NOT EXISTS (SELECT 1 FROM updated);
+
+-- name: find_translation_finish(id, claim_id, status, value)$
+-- Whether this finish (outcome posted, failed or draft, with this value: the error of a failure, else the text) was recorded for the translation under the lease claim_id: a retried finish whose first try committed finds itself here after the row moved on.
+SELECT EXISTS (
+    SELECT 1
+      FROM twitter_bot.translation_attempts
+     WHERE translation_id = :id AND claim_id = :claim_id AND status = :status
+       AND CASE WHEN status = 'failed' THEN error ELSE translated_text END = :value
+);
 
 -- name: list_drafts(limit)
 -- Drafts waiting for approval, oldest first, with the original tweet.
@@ -146,12 +161,13 @@ WITH updated AS (
     SELECT id, tweet_id, target_language, 'approved', translated_text, confidence FROM updated
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM updated;
 
 -- name: list_translation_history(tweet_id)
 -- Every attempt at translating a tweet, in order.
-SELECT id, translation_id, tweet_id, target_language, status, translated_text, error, confidence, attempted_at
+SELECT id, translation_id, tweet_id, target_language, status, translated_text, error, confidence, claim_id,
+       attempted_at
   FROM twitter_bot.translation_attempts
  WHERE tweet_id = :tweet_id
  ORDER BY attempted_at, id;
@@ -165,7 +181,7 @@ WITH target AS (
 ), updated AS (
     UPDATE twitter_bot.translations AS t
        SET status = 'draft', translated_text = target.translated_text, confidence = target.confidence,
-           posted_tweet_id = NULL, claimed_by = NULL, claimed_until = NULL
+           posted_tweet_id = NULL, claimed_by = NULL, claimed_until = NULL, claim_id = NULL
       FROM target
      WHERE t.id = target.translation_id
     RETURNING t.*, target.id AS attempt_id
@@ -175,7 +191,7 @@ WITH target AS (
       FROM updated
 )
 SELECT id, tweet_id, target_language, status, translated_text, confidence, posted_tweet_id, retry_count,
-       last_error, claimed_by, claimed_until, created_at, updated_at
+       last_error, claimed_by, claimed_until, claim_id, created_at, updated_at
   FROM updated;
 
 -- name: retry_failed_translations(max_retries, limit)
@@ -190,7 +206,7 @@ UPDATE twitter_bot.translations AS t
            FOR UPDATE SKIP LOCKED) AS failed
  WHERE t.id = failed.id
 RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
-          t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.created_at, t.updated_at;
+          t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.claim_id, t.created_at, t.updated_at;
 
 -- name: translation_stats()
 -- Count and average confidence per target language and status.
