@@ -161,16 +161,26 @@ def connect_failed(url: str, exc: BaseException) -> Unavailable:
 
 
 _ARGUMENT = re.compile(r"query argument \$(\d+)")
+# asyncpg's `invalid input for query argument $2: 'the value…' (why)`: the value may be a secret.
 
 
 def _name_arguments(message: str, placeholders: tuple[str, ...]) -> str:
-    """`invalid input for query argument $2`: `$2` means nothing to the caller; the parameter's name does."""
+    """`invalid input for query argument $2`: `$2` means nothing to the caller; the parameter's name does.
+    The value asyncpg quotes in that message is left out: it may be a password or a token."""
 
     def named(match: re.Match[str]) -> str:
         n = int(match.group(1))
         return f"parameter {placeholders[n - 1]!r}" if 0 < n <= len(placeholders) else match.group(0)
 
-    return _ARGUMENT.sub(named, message)
+    return _ARGUMENT.sub(named, _without_value(message))
+
+
+def _without_value(message: str) -> str:
+    if not message.startswith("invalid input for query argument $"):
+        return message
+    head, _, rest = message.partition(": ")
+    why = rest.rstrip().removesuffix(")").rpartition(" (")[2] if rest.rstrip().endswith(")") else "a bad value"
+    return f"{head} ({why})"
 
 
 def from_postgres(exc: BaseException, query: str | None = None, placeholders: tuple[str, ...] = ()) -> DatalayerError:
@@ -253,6 +263,13 @@ def from_postgres(exc: BaseException, query: str | None = None, placeholders: tu
         message = _name_arguments(getattr(exc, "message", None) or str(exc).splitlines()[0], placeholders)
         return InvalidData(
             f"invalid value{via}: {message}{f' ({detail})' if detail else ''}; correct the input", **fields
+        )
+    if state.startswith("54"):
+        # Program limit exceeded: a value too large for what holds it (an index entry, a tsvector, an array), or
+        # an input that makes a statement too deep to run (a huge search query: stack depth limit exceeded).
+        return InvalidData(
+            f"a value is too large{where}{via}: {exc}; store a shorter value",
+            **fields,
         )
     if state == "55P03":
         return Retryable(

@@ -29,7 +29,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from datalayer.errors import InvalidData
-from datalayer.queries import Many, NamedQuery, is_plain_read, with_name
+from datalayer.queries import Many, NamedQuery, invalid_input, is_plain_read, with_name
 
 M = TypeVar("M", bound=BaseModel)
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "like", "is_null"]
@@ -39,25 +39,33 @@ MAX_IN = 1000
 MAX_OFFSET = 100_000
 
 
-class Filter(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Spec(BaseModel):
+    """A caller's filter, sort or page: bad fields are InvalidData naming each one (never echoing a value)."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid_input(type(self), exc) from None
+
+
+class Filter(_Spec):
     column: str
     op: Op
     value: Any = None
 
 
-class Sort(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Sort(_Spec):
     column: str
     direction: Literal["asc", "desc"] = "asc"
 
 
-class Page(BaseModel):
+class Page(_Spec):
     """`number` (1-based) for page/size; `after` (a `next_cursor`) for keyset pages; neither: the first page."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
 
     size: int = Field(default=20, ge=1, le=1000)
     number: int | None = Field(default=None, ge=1)
@@ -106,8 +114,9 @@ class Filterable(Generic[M]):
     def _column(self, name: str, what: str) -> Col:
         col = self.columns.get(name) if isinstance(name, str) else None
         if col is None:
+            shown = repr(name) if isinstance(name, str) and _IDENT.match(name) and len(name) <= 63 else "(not a name)"
             raise InvalidData(
-                f"unknown {what} column {name!r} for {self.base.name}; allowed: {', '.join(sorted(self.columns))}"
+                f"unknown {what} column {shown} for {self.base.name}; allowed: {', '.join(sorted(self.columns))}"
             )
         return col
 

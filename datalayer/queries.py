@@ -22,17 +22,22 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Generic, Self, TypeVar, Union, get_args, get_origin
+from uuid import UUID
 
 import aiosql
 from aiosql.types import SQLOperationType
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from datalayer.cache import Cached, TagSpec
 from datalayer.errors import InvalidData
+from datalayer.validation import unstorable_text
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -47,11 +52,15 @@ def invalid_input(model: type[BaseModel], exc: ValidationError) -> InvalidData:
     for err in exc.errors(include_input=False, include_url=False):
         # Union members and validator kinds appear in `loc` ("lax-or-strict[…]"): keep the field path only.
         where = ".".join(
-            str(p)
+            str(p) if len(str(p)) <= 40 else f"{str(p)[:20]}…"  # a dict key may be anything, of any length
             for p in err["loc"]
             if not (isinstance(p, str) and ("[" in p or p.startswith(("function-", "json-"))))
         )
-        problems.setdefault(where or "input", []).append(err["msg"])
+        msg = err["msg"]
+        if err["type"] == "unstorable_text" and "ctx" in err:  # a model's own check: the field is in its context
+            where = ".".join(p for p in (where, str(err["ctx"]["where"])) if p)
+            msg = str(err["ctx"]["why"])
+        problems.setdefault(where or "input", []).append(msg)
     text = "; ".join(f"{where}: {' or '.join(dict.fromkeys(msgs))}" for where, msgs in problems.items())
     return InvalidData(f"invalid input for {model.__name__}: {text}")
 
@@ -61,7 +70,19 @@ class Params(BaseModel):
     (a string where a number or boolean belongs is an error, not a coercion) before anything is sent.
     Bad input raises `InvalidData` naming each field, like every other error of the data layer."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Self:
+        """Every string of every field (inside lists and JSON too) is one PostgreSQL can store: no NUL character,
+        no lone surrogate. Otherwise the driver or the server would refuse it without naming the field."""
+        for name, value in self.__dict__.items():
+            if value is None or isinstance(value, int | float | BaseModel):
+                continue
+            found = unstorable_text(value, name)
+            if found is not None:
+                raise PydanticCustomError("unstorable_text", "{where}: {why}", {"where": found[0], "why": found[1]})
+        return self
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -420,6 +441,18 @@ def _argument_plan(
             f"{list(declared)} (positional scalars are allowed up to {MAX_SCALAR_PARAMS})"
         )
     order = query.order
+    # Positions whose declared type may hold text (str, a list of str, JSON): each value is looked at before it
+    # is sent, as a Params model does, so a NUL or a lone surrogate is InvalidData naming the parameter.
+    texts = tuple(i for i, t in enumerate(types_) if not _NO_TEXT.issuperset(_members(t)))
+
+    def checked(values: tuple[object, ...]) -> None:
+        for i in texts:
+            if i < len(values) and not isinstance(values[i], int | float | None):
+                found = unstorable_text(values[i], declared[i])
+                if found is not None:
+                    raise InvalidData(
+                        f"invalid argument (query {query.name}): {found[0]}: {found[1]}", query=query.name
+                    )
 
     def positional(values: tuple[object, ...]) -> tuple[object, ...]:
         return values
@@ -427,7 +460,30 @@ def _argument_plan(
     def reordered(values: tuple[object, ...]) -> tuple[object, ...]:
         return tuple(values[i] for i in order)  # type: ignore[union-attr]
 
-    return (positional if order is None else reordered), tuple(zip(declared, types_, strict=True))
+    def positional_checked(values: tuple[object, ...]) -> tuple[object, ...]:
+        checked(values)
+        return values
+
+    def reordered_checked(values: tuple[object, ...]) -> tuple[object, ...]:
+        checked(values)
+        return tuple(values[i] for i in order)  # type: ignore[union-attr]
+
+    if texts:
+        plan = positional_checked if order is None else reordered_checked
+    else:
+        plan = positional if order is None else reordered
+    return plan, tuple(zip(declared, types_, strict=True))
+
+
+# Declared scalar types that never hold text: their values are sent without looking for NUL characters.
+_NO_TEXT = frozenset({int, float, bool, bytes, type(None), datetime, date, timedelta, UUID, Decimal})
+
+
+def _members(annotation: Any) -> set[Any]:
+    """The members of a union (`int | None` → {int, NoneType}); the annotation itself otherwise."""
+    if get_origin(annotation) in (Union, UnionType):
+        return set(get_args(annotation))
+    return {annotation}
 
 
 class One(Bound, Generic[M]):

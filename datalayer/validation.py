@@ -3,7 +3,7 @@ caught before anything is sent, with the field's name."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +44,64 @@ def nul_problems(raw: Any, path: str = "") -> list[str]:
         for i, value in enumerate(raw):
             found.extend(nul_problems(value, f"{path}.{i}" if path else str(i)))
     return found
+
+
+NUL_PROBLEM = "contains a NUL character (\\u0000), which PostgreSQL text cannot hold"
+SURROGATE_PROBLEM = "contains a lone surrogate (\\ud800-\\udfff), which is not valid Unicode and cannot be sent"
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL cannot store `text` (a NUL character, a lone surrogate), or None when it can."""
+    if "\x00" in text:
+        return NUL_PROBLEM
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE_PROBLEM
+    return None
+
+
+def unstorable_text(value: Any, path: str) -> tuple[str, str] | None:
+    """(where, why) of the first string, in `value` or anywhere inside its lists, tuples and dicts (keys too),
+    that PostgreSQL cannot store; None when there is none. A pydantic model inside is not walked: a Params
+    model checks its own fields when it is built."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return None if problem is None else (path, problem)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and text_problem(key) is None:
+                where = f"{path}.{key if len(key) <= 40 else key[:20] + '…'}"  # a key may be anything, any length
+            else:
+                where = f"{path} (a key)"
+            found = unstorable_text(key, where) or unstorable_text(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple | set | frozenset):
+        for i, item in enumerate(value):
+            found = unstorable_text(item, f"{path}.{i}")
+            if found is not None:
+                return found
+    return None
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """`value` as an error message may quote it: repr, cut to `limit` characters (a caller's text can be huge)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+MAX_LOOKBACK_DAYS = 36_600  # a century: any further back is before every row (and beyond it datetime overflows)
+
+
+def ago(now: datetime, name: str, *, days: Any = 0, hours: Any = 0) -> datetime:
+    """`now` minus a caller's `days` or `hours`: InvalidData naming `name` unless it is a whole number from 0 to
+    a century (a string or a float is an error, not a coercion; a huge number would overflow datetime)."""
+    for amount, unit, limit in ((days, "days", MAX_LOOKBACK_DAYS), (hours, "hours", MAX_LOOKBACK_DAYS * 24)):
+        if type(amount) is not int or not 0 <= amount <= limit:
+            raise InvalidData(f"{name} must be a whole number of {unit} from 0 to {limit}")
+    return now - timedelta(days=days, hours=hours)
 
 
 # -- shared by the importers (twitter_bot.importer, discord_bot.importer) ------------------------------------------

@@ -10,6 +10,7 @@ from pydantic import Field, JsonValue, model_validator
 from datalayer import queries as q
 from datalayer.errors import InvalidData
 from datalayer.repository import Params, Repository, Row, params
+from datalayer.validation import shown
 
 
 class PersonalityTrait(Row):
@@ -103,7 +104,7 @@ class PersonalityRepository(Repository):
             trait = known.get(name)
             if trait is None:
                 raise InvalidData(
-                    f"profile {p.name}: unknown trait {name!r}; known: {', '.join(sorted(known)) or 'none'}"
+                    f"profile {p.name}: unknown trait {shown(name)}; known: {', '.join(sorted(known)) or 'none'}"
                 )
             if not trait.min_value <= value <= trait.max_value:
                 raise InvalidData(

@@ -3,14 +3,14 @@ that rises with every assessment: 1 - (1 - risk)(1 - score)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field
 
 from datalayer import queries as q
 from datalayer.repository import Params, Repository, Row, found, params
-from datalayer.validation import Moment
+from datalayer.validation import Moment, ago
 
 SCORE = Field(ge=0, le=1)
 
@@ -93,14 +93,14 @@ class RiskRepository(Repository):
         self, hours: int = 24, min_risk_score: float = 0.7, limit: int = 100
     ) -> list[RiskAssessment]:
         """The seed's call: assessments of the last `hours` with at least `min_risk_score`, newest first."""
-        since = datetime.now(UTC) - timedelta(hours=hours)
+        since = ago(datetime.now(UTC), "hours", hours=hours)
         return await self._x.many(
             _HIGH, params(ListHighRiskAssessmentsParams, since=since, min_risk_score=min_risk_score, limit=limit)
         )
 
     async def get_assessment_statistics(self, days: int = 7) -> AssessmentStatisticsRow:
         """The seed's call: assessments of the last `days`: count, mean and max score, per level."""
-        row = await self._x.one(_STATS, datetime.now(UTC) - timedelta(days=days))
+        row = await self._x.one(_STATS, ago(datetime.now(UTC), "days", days=days))
         assert row is not None  # an aggregate: always one row
         return row
 

@@ -27,7 +27,7 @@ from datalayer.partitions.partitions import (
     parse_duration,
 )
 from datalayer.repository import Params, Repository, Row, params
-from datalayer.validation import Moment
+from datalayer.validation import Moment, ago
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 TABLE = "error_api.usage_logs"
@@ -204,7 +204,7 @@ class UsageRepository(Repository):
         endpoints, and requests per day."""
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
             raise InvalidData("days is a whole number from 1 to 3660")
-        since = (now or _now()) - timedelta(days=days)
+        since = ago(now or _now(), "days", days=days)
         p = params(UserSinceParams, user_id=user_id, since=since)
         summary = await self._x.one(_SUMMARY, p)
         assert summary is not None  # an aggregate: always one row
@@ -247,7 +247,7 @@ class UsageRepository(Repository):
         Returns the dropped partitions and the rows deleted. Retry-safe."""
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise InvalidData("days is a whole number of at least 1")
-        cutoff = _now() - timedelta(days=days)
+        cutoff = ago(_now(), "days", days=days)
         partitions = PartitionRepository(self._x, lock_timeout=parse_duration(max_lock_wait))
         dropped = await partitions.drop_older_than(TABLE, cutoff)
         return dropped, await self._x.value(_DELETE_OLDER, cutoff)

@@ -19,7 +19,7 @@ from pydantic import Field
 from datalayer import queries as q
 from datalayer.errors import InvalidData, StateConflict
 from datalayer.repository import HasExecutor, Params, Repository, Row, found, params
-from datalayer.validation import Moment
+from datalayer.validation import SURROGATE_PROBLEM, Moment, text_problem
 
 EMAIL = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FULL_NAME = Field(default=None, min_length=1, max_length=255)
@@ -104,7 +104,16 @@ def _password(password: str) -> str:
         raise InvalidData("a password is a string")
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidData(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    problem = text_problem(password)  # a lone surrogate cannot be encoded for hashing
+    if problem is not None:
+        raise InvalidData(f"the password {problem}")
     return password
+
+
+def _encodable(password: str) -> None:
+    """A password to verify must be text that can be hashed: a lone surrogate has no UTF-8 form."""
+    if not isinstance(password, str) or text_problem(password) == SURROGATE_PROBLEM:
+        raise InvalidData("a password is a string of valid Unicode (no lone surrogates)")
 
 
 class UserRepository(Repository):
@@ -137,6 +146,7 @@ class UserRepository(Repository):
         """The active account when the password is right, else None (unknown e-mail, wrong password, no
         password, deactivated: the caller cannot tell which, and neither can a timing attacker). Re-hashes an
         outdated hash. Retry-safe."""
+        _encodable(password)
         creds = await self._x.one(_CREDENTIALS, email)
         if creds is None or creds.password_hash is None:
             self._verify_dummy(password)
@@ -166,6 +176,7 @@ class UserRepository(Repository):
         """Set a new password when the current one verifies (InvalidData if not). Guarded: StateConflict when
         the password changed in between. Retry-safe: a repeat after a lost reply finds the new password
         already set, which is reported as success."""
+        _encodable(current_password)
         creds = found(await self._x.one(_CREDENTIALS_BY_ID, user_id), f"no account {user_id}")
         new_hash = self._hash(new_password)
         if creds.password_hash is not None:

@@ -44,6 +44,7 @@ from datalayer.db import Executor, ident
 from datalayer.errors import DRIVER_ERRORS, DatalayerError, InvalidData, NotFound, Retryable, from_postgres
 from datalayer.ops.catalog import CatalogRepository
 from datalayer.repository import HasExecutor, Params, Repository, Row
+from datalayer.validation import shown
 
 DEFAULT_LOCK_TIMEOUT = 2.0  # seconds each partition statement may wait for a lock
 DEFAULT_ATTEMPTS = 3  # tries of a statement refused a lock, the first included
@@ -153,7 +154,7 @@ def parse_duration(text: str) -> float:
     """'2s' or '500ms' as seconds (the form error_api's cleanup_old_logs took)."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
-        raise InvalidData(f"a lock wait is written like 2s or 500ms, not {text!r}")
+        raise InvalidData(f"a lock wait is written like 2s or 500ms, not {shown(text)}")
     value = float(match.group(1))
     return value / 1000 if match.group(2) == "ms" else value
 

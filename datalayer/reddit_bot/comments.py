@@ -21,7 +21,7 @@ from datalayer import queries as q
 from datalayer.errors import StateConflict
 from datalayer.reddit_bot.posts import MAX_CANDIDATES, SearchParams
 from datalayer.repository import Params, Repository, Row, found, params
-from datalayer.validation import Moment
+from datalayer.validation import Moment, shown
 
 WORKER = Field(min_length=1, max_length=200, pattern=r"\S")
 
@@ -245,7 +245,7 @@ class CommentRepository(Repository):
     async def update_karma(self, reddit_id: str, karma_score: int) -> Comment:
         """Record a posted comment's karma as last fetched (negative becomes 0). Retry-safe."""
         p = params(UpdateCommentKarmaParams, reddit_id=reddit_id, karma_score=karma_score)
-        return found(await self._x.one(_KARMA, p), f"no live comment {reddit_id}")
+        return found(await self._x.one(_KARMA, p), f"no live comment {shown(reddit_id)}")
 
     async def delete(self, comment_id: int, at: datetime | None = None) -> bool:
         """Soft-delete a live comment; False when it was not live. Retry-safe."""

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from datalayer import queries as q
 from datalayer.repository import Params, Repository, Row, found, params
-from datalayer.validation import Moment
+from datalayer.validation import Moment, shown
 
 SUBREDDIT = Field(pattern=r"^[A-Za-z0-9_]{3,21}$")
 MAX_CANDIDATES = 1000
@@ -115,7 +115,7 @@ class PostRepository(Repository):
     async def mark_processed(self, post_id: str, at: datetime | None = None) -> Post:
         """Record that the bot finished with a live post; a repeat keeps the first time. Retry-safe."""
         row = await self._x.one(_PROCESSED, params(PostAtParams, id=post_id, at=at or _now()))
-        return found(row, f"no live post {post_id}")
+        return found(row, f"no live post {shown(post_id)}")
 
     async def delete(self, post_id: str, at: datetime | None = None) -> bool:
         """Soft-delete a live post with its live comments; False when it was not live. Retry-safe."""
@@ -127,7 +127,7 @@ class PostRepository(Repository):
         row = await self._x.one(_RESTORE, post_id)
         if row is None:
             row = await self._x.one(_GET, post_id)
-        return found(row, f"no post {post_id}")
+        return found(row, f"no post {shown(post_id)}")
 
     async def purge_deleted(self, older_than: datetime) -> int:
         """Remove for good the posts deleted before `older_than`, with their comments. Retry-safe."""

@@ -47,8 +47,8 @@ class LogApiCallParams(Params):
     `called_at` are fixed when it is built."""
 
     call_id: UUID = Field(default_factory=uuid4)
-    service: str = Field(min_length=1)
-    endpoint: str = Field(min_length=1)
+    service: str = Field(min_length=1, max_length=100)
+    endpoint: str = Field(min_length=1, max_length=500)
     called_at: Moment = Field(default_factory=_now)
     success: bool
     status_code: int | None = Field(default=None, ge=100, le=599)
@@ -137,8 +137,8 @@ class TopApiErrorsRow(Row):
 
 
 class CheckRateLimitParams(Params):
-    service: str = Field(min_length=1)
-    endpoint: str | None
+    service: str = Field(min_length=1, max_length=100)
+    endpoint: str | None = Field(max_length=500)
     window_seconds: float = Field(gt=0)
     max_calls: int = Field(gt=0)
 

@@ -32,8 +32,8 @@ class GetCachedTranslationParams(Params):
 
 
 class PutCachedTranslationParams(Params):
-    source_language: str = Field(pattern=LANGUAGE + "|^auto$")
-    target_language: str = Field(pattern=LANGUAGE)
+    source_language: str = Field(pattern=LANGUAGE + "|^auto$", max_length=35)
+    target_language: str = Field(pattern=LANGUAGE, max_length=35)
     original_text: str = Field(min_length=1)
     translated_text: str = Field(min_length=1)
     confidence: float | None = Field(default=None, ge=0, le=1)

@@ -47,8 +47,8 @@ class ApiUsageRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
-    service: str = Field(min_length=1)
-    endpoint: str = Field(min_length=1)
+    service: str = Field(min_length=1, max_length=100)
+    endpoint: str = Field(min_length=1, max_length=500)
     timestamp: Moment = Field(strict=False)  # an ISO 8601 string in JSON
     success: bool
     status_code: int | None = Field(default=None, ge=100, le=599)
@@ -89,7 +89,7 @@ class DraftFile(BaseModel):
     tweet_id: int = Field(gt=0, le=INT64_MAX)
     original_text: str = Field(min_length=1)
     translated_text: str = Field(min_length=1)
-    target_language: str = Field(pattern=LANGUAGE)
+    target_language: str = Field(pattern=LANGUAGE, max_length=35)
     confidence: float | None = Field(default=None, ge=0, le=1)
     created_at: Moment | None = Field(default=None, strict=False)
     author_username: str = Field(default="unknown", pattern=USERNAME)

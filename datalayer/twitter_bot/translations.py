@@ -121,7 +121,7 @@ class ImportDraftParams(Params):
     author_username: str = Field(default="unknown", pattern=USERNAME)
     original_text: str = Field(min_length=1)
     tweet_created_at: datetime
-    target_language: str = Field(pattern=LANGUAGE)
+    target_language: str = Field(pattern=LANGUAGE, max_length=35)
     translated_text: str = Field(min_length=1)
     confidence: float | None = Field(default=None, ge=0, le=1)
     created_at: datetime

@@ -32,7 +32,7 @@ class UpsertTweetParams(Params):
     author_username: str = Field(pattern=USERNAME)
     text: str = Field(min_length=1)
     created_at: datetime
-    language: str | None = Field(default=None, pattern=LANGUAGE)
+    language: str | None = Field(default=None, pattern=LANGUAGE, max_length=35)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 

@@ -51,11 +51,16 @@ WITH written AS (
      WHERE (u.success, u.status_code, u.response_time_ms, u.error_type, u.error_message)
            IS DISTINCT FROM
            (EXCLUDED.success, EXCLUDED.status_code, EXCLUDED.response_time_ms, EXCLUDED.error_type, EXCLUDED.error_message)
-    RETURNING xmax = 0 AS inserted
+    RETURNING u.call_id, u.called_at
 )
-SELECT count(*) FILTER (WHERE inserted)::bigint AS inserted,
-       count(*) FILTER (WHERE NOT inserted)::bigint AS replaced
-  FROM written;
+-- Not `RETURNING xmax = 0`: a row routed to a partition whose column layout differs from the parent's (one made
+-- by CREATE TABLE … LIKE, the parent having a dropped column) has no system columns there (0A000). The main query
+-- sees the table as it was before the statement: a written key that was there already was replaced.
+SELECT count(*) FILTER (WHERE NOT s.existed)::bigint AS inserted,
+       count(*) FILTER (WHERE s.existed)::bigint AS replaced
+  FROM (SELECT EXISTS (SELECT FROM twitter_bot.api_usage AS o WHERE o.call_id = w.call_id AND o.called_at = w.called_at)
+               AS existed
+          FROM written AS w) AS s;
 
 -- name: list_api_usage_partitions()
 -- The monthly partitions of api_usage with their bounds and row estimates (catalog only: no lock on any partition).
