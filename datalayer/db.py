@@ -36,8 +36,8 @@ from datalayer import errors
 from datalayer.cache import CacheStore, tags_of
 from datalayer.config import Settings, mask_url, url_problem
 from datalayer.errors import DRIVER_ERRORS, is_connection_lost, never_sent
+from datalayer.ops.replica import Replica, ReplicaStatus
 from datalayer.queries import BUCKETS_S, Bound, Execute, Many, One, QueryStats, Value, all_stats, percentile
-from datalayer.replica import Replica, ReplicaStatus
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
