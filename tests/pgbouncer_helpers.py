@@ -48,6 +48,8 @@ class PgBouncer:
             f"pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = {self.pool_size}\n"
             "ignore_startup_parameters = extra_float_digits\n"
             f"logfile = {self.home / 'pgbouncer.log'}\npidfile = {self.home / 'pgbouncer.pid'}\n"
+            # It also logs to stderr: never into a pipe nobody reads (a full pipe once froze it mid-suite).
+            "log_connections = 0\nlog_disconnections = 0\n"
         )
         as_root = os.geteuid() == 0  # PgBouncer refuses to run as root
         if as_root:
@@ -56,7 +58,7 @@ class PgBouncer:
                 os.chmod(f, 0o666)
         binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
         self.proc = subprocess.Popen(
-            [binary, str(self.home / "pgbouncer.ini")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [binary, str(self.home / "pgbouncer.ini")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             user="nobody" if as_root else None,
         )  # fmt: skip
         deadline = time.monotonic() + 10
