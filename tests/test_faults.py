@@ -339,7 +339,13 @@ async def test_workers_claim_post_and_log_under_repeated_kills(database_url: str
                 while loop.time() < stop_at:
                     claimed = await until_done(lambda: repo.claim_pending(name, limit=3, lease_seconds=120))
                     if not claimed:
-                        if await repo.count_by_status() == {"draft": 0, "failed": 0, "pending": 0, "posted": len(ids)}:
+                        if await repo.count_by_status() == {
+                            "abandoned": 0,
+                            "draft": 0,
+                            "failed": 0,
+                            "pending": 0,
+                            "posted": len(ids),
+                        }:
                             return
                         await asyncio.sleep(0.05)
                         continue

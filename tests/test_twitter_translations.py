@@ -95,7 +95,7 @@ async def test_drafts_stats_and_counts(db: Database) -> None:
     stats = {(s.target_language, s.status): s for s in await repo.stats()}
     assert stats[("es", "draft")].translations == 1 and stats[("es", "draft")].avg_confidence == 0.5
     assert stats[("de", "failed")].avg_confidence is None
-    assert await repo.count_by_status() == {"draft": 2, "failed": 1, "pending": 0, "posted": 0}
+    assert await repo.count_by_status() == {"abandoned": 0, "draft": 2, "failed": 1, "pending": 0, "posted": 0}
 
 
 async def test_retry_failed_respects_max_retries(db: Database) -> None:
@@ -115,7 +115,10 @@ async def test_retry_failed_respects_max_retries(db: Database) -> None:
     )
     retried = await repo.retry_failed(max_retries=3)
     assert [t.id for t in retried] == [once.id] and retried[0].status == "pending"
-    assert (await repo.get(thrice.id)).status == "failed"  # type: ignore[union-attr]
+    # exhausted: abandoned for good, so no later retry_failed reads it again
+    assert (await repo.get(thrice.id)).status == "abandoned"  # type: ignore[union-attr]
+    assert await repo.retry_failed(max_retries=3) == []
+    assert (await repo.count_by_status())["abandoned"] == 1
 
 
 async def test_claim_within_one_transaction(db: Database) -> None:

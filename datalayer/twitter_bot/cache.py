@@ -8,7 +8,6 @@ from pydantic import Field
 
 from datalayer import queries as q
 from datalayer.repository import Params, Repository, Row, params
-from datalayer.twitter_bot.system_state import ALL, key_tag
 from datalayer.twitter_bot.tweets import LANGUAGE
 
 
@@ -48,12 +47,9 @@ class CacheStatsRow(Row):
     hit_rate: float
 
 
-# A repeated lookup counts one more hit or miss: a statistic, harmless to repeat.
-# It writes system_state's cache_misses counter, whose cached reads it invalidates.
-_GET_CACHED = q.one(
-    "twitter_bot.get_cached_translation", TranslationCache, GetCachedTranslationParams, retry=True,
-    invalidates=(key_tag("cache_misses"), ALL),
-)  # fmt: skip
+# A repeated lookup counts one more hit or miss: a statistic, harmless to repeat. A miss counts into
+# translation_cache_misses (migration 0021), not system_state: it invalidates no cached system_state read.
+_GET_CACHED = q.one("twitter_bot.get_cached_translation", TranslationCache, GetCachedTranslationParams, retry=True)
 _PUT_CACHED = q.one("twitter_bot.put_cached_translation", TranslationCache, PutCachedTranslationParams, retry=True)
 _PURGE_CACHE = q.value("twitter_bot.purge_expired_cache", int, retry=True)
 _CACHE_STATS = q.one("twitter_bot.cache_stats", CacheStatsRow, replica=True)

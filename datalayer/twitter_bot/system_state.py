@@ -20,7 +20,7 @@ class SystemState(Row):
 
 # The bot reads these on every poll and they change rarely: cached for 60 s. Tags: one per key, plus one for
 # the whole table (the list); every statement that writes system_state invalidates the key it writes and the
-# table — here, and in cache.py (a translation-cache miss counts into `cache_misses`).
+# table (here; a translation-cache miss no longer writes system_state: migration 0021).
 ALL = "twitter_bot.system_state"
 
 

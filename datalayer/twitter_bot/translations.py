@@ -296,7 +296,9 @@ class TranslationRepository(Repository):
         return found(row, f"attempt {attempt_id} does not exist or produced no text to roll back to")
 
     async def retry_failed(self, max_retries: int = 3, limit: int = 100) -> list[Translation]:
-        """Put up to `limit` failed translations that failed fewer than `max_retries` times back to pending.
+        """Take up to `limit` failed translations, oldest first: those that failed fewer than `max_retries`
+        times go back to pending and are returned; the others become `abandoned` (final: never retried, so
+        later calls do not read them again). Fewer than `limit` come back when some were abandoned: call again.
         Retry-safe: a repeat may move a further batch, which is what the next call would do; nothing is lost
         or doubled."""
         return await self._x.many(_RETRY_FAILED, max_retries, limit)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field, JsonValue
 
 from datalayer import queries as q
-from datalayer.repository import Params, Repository, Row, found
+from datalayer.repository import Params, Repository, Row, found, params
 
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 USERNAME = r"^[A-Za-z0-9_]{1,50}$"
@@ -36,6 +36,12 @@ class UpsertTweetParams(Params):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+class SearchTweetsParams(Params):
+    query: str
+    limit: int = Field(ge=1, le=1000)
+    max_candidates: int = Field(ge=1, le=100_000)
+
+
 class SearchTweetsRow(Row):
     id: int
     author_username: str
@@ -49,7 +55,8 @@ _GET_TWEET = q.one("twitter_bot.get_tweet", Tweet, (int,))
 _LIST_RECENT_TWEETS = q.many("twitter_bot.list_recent_tweets", Tweet, (int,))
 _LIST_UNPROCESSED_TWEETS = q.many("twitter_bot.list_unprocessed_tweets", Tweet, (int,))
 _MARK_TWEET_PROCESSED = q.one("twitter_bot.mark_tweet_processed", Tweet, (int,), retry=True)
-_SEARCH_TWEETS = q.many("twitter_bot.search_tweets", SearchTweetsRow, (str, int), replica=True)
+_SEARCH_TWEETS = q.many("twitter_bot.search_tweets", SearchTweetsRow, SearchTweetsParams, replica=True)
+MAX_CANDIDATES = 1000  # matches ranked at most: a common word costs about this many rows, not all of its matches
 
 
 class TweetRepository(Repository):
@@ -72,6 +79,11 @@ class TweetRepository(Repository):
         """Mark a tweet processed (the first time only). Retry-safe: a repeat keeps the first time."""
         return found(await self._x.one(_MARK_TWEET_PROCESSED, tweet_id), f"no tweet with id {tweet_id}")
 
-    async def search(self, query: str, limit: int = 20) -> list[SearchTweetsRow]:
-        """Web-search syntax (`word "a phrase" -not or`); snippets mark matches with << >>."""
-        return await self._x.many(_SEARCH_TWEETS, query, limit)
+    async def search(
+        self, query: str, limit: int = 20, *, max_candidates: int = MAX_CANDIDATES
+    ) -> list[SearchTweetsRow]:
+        """Web-search syntax (`word "a phrase" -not or`); snippets mark matches with << >>. Only the newest
+        `max_candidates` matches are ranked: a common word costs at most about that many rows, at the price of
+        not ranking older matches (a better-ranked old tweet is left out when newer matches fill the cap)."""
+        p = params(SearchTweetsParams, query=query, limit=limit, max_candidates=max_candidates)
+        return await self._x.many(_SEARCH_TWEETS, p)

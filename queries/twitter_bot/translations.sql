@@ -140,7 +140,7 @@ SELECT EXISTS (
 );
 
 -- name: list_drafts(limit)
--- Drafts waiting for approval, oldest first, with the original tweet.
+-- Drafts waiting for approval, oldest first (translations_draft_idx: no sort of all drafts), with the original tweet.
 SELECT tr.id, tr.tweet_id, tr.target_language, tr.translated_text, tr.confidence, tr.created_at,
        tw.author_username, tw.text AS original_text
   FROM twitter_bot.translations AS tr
@@ -195,18 +195,24 @@ SELECT id, tweet_id, target_language, status, translated_text, confidence, poste
   FROM updated;
 
 -- name: retry_failed_translations(max_retries, limit)
--- Put failed translations that have failed fewer than max_retries times back to pending.
-UPDATE twitter_bot.translations AS t
-   SET status = 'pending'
-  FROM (SELECT id
-          FROM twitter_bot.translations
-         WHERE status = 'failed' AND retry_count < :max_retries
-         ORDER BY updated_at, id
-         LIMIT :limit
-           FOR UPDATE SKIP LOCKED) AS failed
- WHERE t.id = failed.id
-RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
-          t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.claim_id, t.created_at, t.updated_at;
+-- Take up to limit failed translations, oldest first: those that failed fewer than max_retries times go back to pending (returned), the others become abandoned for good, so the failed set holds only rows still to retry.
+WITH failed AS (
+    -- translations_failed_idx: reads only failed rows, and at most limit of them
+    SELECT id
+      FROM twitter_bot.translations
+     WHERE status = 'failed'
+     ORDER BY updated_at, id
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE twitter_bot.translations AS t
+       SET status = CASE WHEN t.retry_count < :max_retries THEN 'pending' ELSE 'abandoned' END
+      FROM failed
+     WHERE t.id = failed.id
+    RETURNING t.id, t.tweet_id, t.target_language, t.status, t.translated_text, t.confidence, t.posted_tweet_id,
+              t.retry_count, t.last_error, t.claimed_by, t.claimed_until, t.claim_id, t.created_at, t.updated_at
+)
+SELECT * FROM moved WHERE status = 'pending' ORDER BY updated_at, id;
 
 -- name: translation_stats()
 -- Count and average confidence per target language and status.
@@ -221,7 +227,7 @@ SELECT target_language,
 -- name: count_translations_by_status()
 -- Count of translations per status, every status listed (zero included).
 SELECT s.status, count(t.id)::bigint AS translations
-  FROM unnest(ARRAY['pending', 'posted', 'failed', 'draft']) AS s(status)
+  FROM unnest(ARRAY['pending', 'posted', 'failed', 'draft', 'abandoned']) AS s(status)
   LEFT JOIN twitter_bot.translations AS t ON t.status = s.status
  GROUP BY s.status
  ORDER BY s.status;
