@@ -86,6 +86,9 @@ PLAN: Mapping[str, Placement] = MappingProxyType(
         ),
         "twitter_bot.users": Reference("the bot's operators: a handful of rows"),
         "twitter_bot.system_state": Local("the bot's own counters and cursor: one writer, never joined"),
+        "twitter_bot.translation_cache_misses": Local(
+            "16 counter rows (one per backend slot) the cache statistics sum; no tenant"
+        ),
         # --- chat_bot: a user and everything of theirs on one shard --------------------------------------------
         "chat_bot.users": Distributed(
             "id",
