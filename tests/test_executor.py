@@ -54,6 +54,9 @@ async def test_query_stats_count_calls_rows_errors(database_url: str) -> None:
     assert get.max_ms >= get.mean_ms > 0 and get.p95_ms <= get.max_ms and sum(get.buckets) == get.calls
 
 
+@pytest.mark.direct(
+    reason="reads application_name in pg_stat_activity, which is PgBouncer's own on its server connections"
+)
 async def test_names_reach_pg_stat_activity_and_pg_stat_statements(database_url: str) -> None:
     settings = Settings(application_name="dl-named")
     conn = await asyncpg.connect(database_url)
