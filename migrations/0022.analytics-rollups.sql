@@ -59,8 +59,8 @@ COMMENT ON CONSTRAINT rollup_watermarks_rollup_known ON ops.rollup_watermarks IS
 -- About (hours x service/endpoint pairs) rows: 3,720 a month for 5 pairs, however many calls; not partitioned.
 CREATE TABLE twitter_bot.api_usage_hourly (
     hour              timestamptz      NOT NULL CONSTRAINT api_usage_hourly_whole_hour CHECK (extract(epoch FROM hour) % 3600 = 0),
-    service           text             NOT NULL,
-    endpoint          text             NOT NULL,
+    service           text             NOT NULL CONSTRAINT api_usage_hourly_service_length CHECK (char_length(service) <= 100),
+    endpoint          text             NOT NULL CONSTRAINT api_usage_hourly_endpoint_length CHECK (char_length(endpoint) <= 500),
     calls             bigint           NOT NULL CONSTRAINT api_usage_hourly_calls_positive CHECK (calls > 0),
     successes         bigint           NOT NULL,
     timed             bigint           NOT NULL,
@@ -87,6 +87,8 @@ COMMENT ON COLUMN twitter_bot.api_usage_hourly.max_ms IS 'Longest response time 
 COMMENT ON COLUMN twitter_bot.api_usage_hourly.latency_buckets IS 'The ops.latency_bucket numbers (1-66) that hold a timed call, ascending (p50/p95/p99 via ops.histogram_percentile).';
 COMMENT ON COLUMN twitter_bot.api_usage_hourly.latency_counts IS 'Timed calls in each of latency_buckets (same positions).';
 COMMENT ON CONSTRAINT api_usage_hourly_pkey ON twitter_bot.api_usage_hourly IS 'One row per hour and pair; reports read hour ranges.';
+COMMENT ON CONSTRAINT api_usage_hourly_service_length ON twitter_bot.api_usage_hourly IS 'As api_usage: at most 100 characters (index key: bounded).';
+COMMENT ON CONSTRAINT api_usage_hourly_endpoint_length ON twitter_bot.api_usage_hourly IS 'As api_usage: at most 500 characters (index key: bounded).';
 COMMENT ON CONSTRAINT api_usage_hourly_whole_hour ON twitter_bot.api_usage_hourly IS 'Rows start on the hour.';
 COMMENT ON CONSTRAINT api_usage_hourly_calls_positive ON twitter_bot.api_usage_hourly IS 'A pair without calls in an hour has no row.';
 COMMENT ON CONSTRAINT api_usage_hourly_sum_not_negative ON twitter_bot.api_usage_hourly IS 'Response times are not negative.';
@@ -99,7 +101,7 @@ COMMENT ON CONSTRAINT api_usage_hourly_extremes ON twitter_bot.api_usage_hourly 
 CREATE TABLE error_api.usage_daily (
     user_id           uuid             NOT NULL CONSTRAINT usage_daily_user_fk REFERENCES error_api.users (id) ON DELETE CASCADE,
     day               date             NOT NULL,
-    endpoint          text             NOT NULL,
+    endpoint          text             NOT NULL CONSTRAINT usage_daily_endpoint_length CHECK (char_length(endpoint) <= 255),
     requests          bigint           NOT NULL CONSTRAINT usage_daily_requests_positive CHECK (requests > 0),
     errors            bigint           NOT NULL,
     timed             bigint           NOT NULL,
@@ -126,6 +128,7 @@ COMMENT ON COLUMN error_api.usage_daily.max_ms IS 'Longest response time (NULL w
 COMMENT ON COLUMN error_api.usage_daily.latency_buckets IS 'The ops.latency_bucket numbers (1-66) that hold a timed request, ascending.';
 COMMENT ON COLUMN error_api.usage_daily.latency_counts IS 'Timed requests in each of latency_buckets (same positions).';
 COMMENT ON CONSTRAINT usage_daily_pkey ON error_api.usage_daily IS 'One row per account, day and endpoint; leads with the foreign key (the dashboard reads one account''s days).';
+COMMENT ON CONSTRAINT usage_daily_endpoint_length ON error_api.usage_daily IS 'As usage_logs: at most 255 characters (index key: bounded).';
 COMMENT ON CONSTRAINT usage_daily_user_fk ON error_api.usage_daily IS 'A rollup belongs to an account and goes with it.';
 COMMENT ON CONSTRAINT usage_daily_requests_positive ON error_api.usage_daily IS 'An endpoint without requests that day has no row.';
 COMMENT ON CONSTRAINT usage_daily_sum_not_negative ON error_api.usage_daily IS 'Response times are not negative.';

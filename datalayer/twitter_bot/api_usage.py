@@ -250,7 +250,8 @@ class ApiUsageRepository(Repository):
         return row
 
     async def _reroll(self, first: datetime, last: datetime) -> None:
-        """Recompute the rolled-up hours in [first, last] after old calls were written or replaced."""
+        """Recompute the rolled-up hours in [first, last] after old calls were written or replaced. Retry-safe: whole
+        hours are recomputed."""
         state = await self._x.one(_ROLLUP_STATE)
         if state is None or state.rolled_until is None or _hour(first) >= state.rolled_until:
             return
