@@ -142,6 +142,23 @@ async def init_connection(conn: asyncpg.Connection, settings: Settings | None = 
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _with_custom_plan(conn: Connection, method: str, sql: str, args: Sequence[object]) -> Any:
+    """Run one statement with plan_cache_mode = force_custom_plan, so a prepared statement never switches to its
+    generic plan. Outside a transaction: BEGIN, SET LOCAL, the statement, COMMIT. Inside one: the setting is
+    made local, and put back after the statement (after a failure the transaction or savepoint is aborted, and
+    its rollback puts it back)."""
+    if conn.is_in_transaction():
+        before = await conn.fetchval("SELECT current_setting('plan_cache_mode')")
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        result = await getattr(conn, method)(sql, *args)
+        if before != "force_custom_plan":
+            await conn.execute(f"SET LOCAL plan_cache_mode = {before}")  # one of three keywords, from the server
+        return result
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        return await getattr(conn, method)(sql, *args)
+
+
 async def _release_quietly(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
     """Put a connection back. If it died meanwhile, asyncpg has already terminated it (the pool opens a new
     one on demand): that is no failure of the call that used it."""
@@ -216,7 +233,10 @@ class Executor:
         except DRIVER_ERRORS as exc:
             raise _NotSent(exc) from exc
         try:
-            result = await getattr(conn, method)(sql, *args)
+            if method[0] == "+":
+                result = await _with_custom_plan(conn, method[1:], sql, args)
+            else:
+                result = await getattr(conn, method)(sql, *args)
         except BaseException:
             await _release_quietly(pool, conn)
             raise
@@ -236,12 +256,24 @@ class Executor:
                 replica.failed(exc)
             else:
                 try:
+                    if method[0] == "+":
+                        return await _with_custom_plan(conn, method[1:], q.sql, args)
                     return await getattr(conn, method)(q.sql, *args)
                 except DRIVER_ERRORS as exc:
                     replica.failed(exc)
                 finally:
                     await _release_quietly(pool, conn)
         return await self._pooled(method, q.sql, args)
+
+    async def _custom_plan(self, method: str, q: Bound, values: Sequence[object]) -> Any:
+        """A `custom_plan` binding: the statement runs with plan_cache_mode = force_custom_plan (the rest as usual:
+        the transaction's connection, else the replica when allowed, else the pool; a failure is retried the same
+        way, through the `+` method)."""
+        if self._conn is not None:
+            return await _with_custom_plan(self._conn, method, q.sql, values)
+        if self._replica is not None and q.replica:
+            return await self._read_on_replica("+" + method, q, values)
+        return await self._pooled("+" + method, q.sql, values)
 
     def _finished(self, q: Bound, started: float, rows: int) -> None:
         """After each query: statistics, the slow-query log, and the observers (the tests' executed set)."""
@@ -327,7 +359,9 @@ class Executor:
         values = q.args(args)
         started = perf_counter()
         try:
-            if self._conn is not None:
+            if q.custom_plan:
+                row = await self._custom_plan("fetchrow", q, values)
+            elif self._conn is not None:
                 row = await self._conn.fetchrow(q.sql, *values)
             elif self._replica is not None and q.replica:
                 row = await self._read_on_replica("fetchrow", q, values)
@@ -357,7 +391,9 @@ class Executor:
         values = q.args(args)
         started = perf_counter()
         try:
-            if self._conn is not None:
+            if q.custom_plan:
+                rows = await self._custom_plan("fetch", q, values)
+            elif self._conn is not None:
                 rows = await self._conn.fetch(q.sql, *values)
             elif self._replica is not None and q.replica:
                 rows = await self._read_on_replica("fetch", q, values)

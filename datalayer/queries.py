@@ -150,6 +150,8 @@ _WRITES = re.compile(
     re.IGNORECASE,
 )
 _FUNCTION_CALL = re.compile(r"\b([a-z_]+)\.([a-z_]+)\s*\(", re.IGNORECASE)
+# Functions of ours that only compute (IMMUTABLE, migration 0022: the latency histogram of the rollups).
+_PURE_FUNCTIONS = frozenset({("ops", "latency_bucket"), ("ops", "latency_histogram"), ("ops", "histogram_percentile")})
 
 
 def is_plain_read(sql: str) -> bool:
@@ -157,7 +159,10 @@ def is_plain_read(sql: str) -> bool:
     body = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.DOTALL).strip()
     if not re.match(r"(select|with)\b", body, re.IGNORECASE) or _WRITES.search(body):
         return False
-    return all(schema.lower() in ("pg_catalog",) for schema, _fn in _FUNCTION_CALL.findall(body))
+    return all(
+        schema.lower() == "pg_catalog" or (schema.lower(), fn.lower()) in _PURE_FUNCTIONS
+        for schema, fn in _FUNCTION_CALL.findall(body)
+    )
 
 
 @functools.cache
@@ -350,6 +355,10 @@ class Bound:
     cache: Cached | None = None
     invalidates: TagSpec | None = None
     replica: bool = False  # a plain read that tolerates replication lag: may run on DATABASE_REPLICA_URL
+    # Planned for its parameter values every time (plan_cache_mode = force_custom_plan for that statement): for
+    # reads whose range parameters decide which partitions and how many rows they read, where the generic plan a
+    # prepared statement switches to after five runs is known to be wrong.
+    custom_plan: bool = False
     sql: str = field(init=False)
     name: str = field(init=False)
     build: Callable[[Any], Any] | None = field(init=False)
@@ -537,18 +546,18 @@ def _caller() -> str:
 
 def one(
     name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None,
-    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False,
+    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False, custom_plan: bool = False,
 ) -> One[M]:  # fmt: skip
     """Bind a `^` (or `<!`) query whose single row becomes `model`. `retry` may be left out for plain reads;
     a plain read may be `cache`d; a write may declare the cache tags it `invalidates`. `replica=True` declares a
     plain read that tolerates replication lag (analytics, search, exports): with DATABASE_REPLICA_URL it runs on
     the replica while that is within DATALAYER_REPLICA_MAX_LAG, else on the primary; inside a transaction always
-    on the primary."""
+    on the primary. `custom_plan=True` plans every run for its parameter values (see `Bound.custom_plan`)."""
     owner = _caller()
     query, retry = _bind(name, "one", _ONE_OPS, retry)
     bound: One[M] = One(
         query, "one", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates,
-        replica=replica,
+        replica=replica, custom_plan=custom_plan,
     )  # fmt: skip
     _register(bound)
     return bound
@@ -556,14 +565,14 @@ def one(
 
 def many(
     name: str, model: type[M], params: ParamSpec_ = None, *, retry: bool | None = None,
-    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False,
+    cache: Cached | None = None, invalidates: TagSpec | None = None, replica: bool = False, custom_plan: bool = False,
 ) -> Many[M]:  # fmt: skip
     """Bind a row-returning query (no suffix) whose rows become `list[model]`."""
     owner = _caller()
     query, retry = _bind(name, "many", _MANY_OPS, retry)
     bound: Many[M] = Many(
         query, "many", model, owner=owner, params=params, retry=retry, cache=cache, invalidates=invalidates,
-        replica=replica,
+        replica=replica, custom_plan=custom_plan,
     )  # fmt: skip
     _register(bound)
     return bound

@@ -18,7 +18,7 @@ VERBS = ("get_", "list_", "create_", "update_", "delete_", "count_", "search_", 
          "advance_", "increment_", "touch_", "record_", "lock_", "unlock_", "ping", "add_", "reset_",
          "release_", "remove_", "replace_", "authenticate_", "deactivate_", "revoke_", "restore_",
          "allow_", "add_", "record_", "expire_", "close_", "start_", "refresh_", "append_", "erase_", "export_", "resolve_",
-         "find_")  # fmt: skip
+         "find_", "rollup_")  # fmt: skip
 
 
 def test_every_query_is_named_documented_and_declares_parameters() -> None:

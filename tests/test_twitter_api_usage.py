@@ -138,9 +138,10 @@ async def test_reports(db: Database) -> None:
     rates = {r.service: r.success_rate for r in await repo.success_rate(since)}
     assert rates["twitter"] == 1.0 and rates["deepl"] == pytest.approx(0.2)
     pct = {p.service: p for p in await repo.response_time_percentiles(since)}
-    assert pct["twitter"].p50_ms == pytest.approx(50.5)
-    assert pct["twitter"].p95_ms == pytest.approx(95.05)
-    assert pct["twitter"].p99_ms == pytest.approx(99.01)
+    # From the latency histogram: within the exact value's bucket (18.9% wide), clamped to the extremes.
+    assert pct["twitter"].p50_ms == pytest.approx(50.5, rel=0.19)
+    assert pct["twitter"].p95_ms == pytest.approx(95.05, rel=0.19)
+    assert pct["twitter"].p99_ms == pytest.approx(99.01, rel=0.19) and pct["twitter"].p99_ms <= 100
     errors = await repo.top_errors(since, 5)
     assert [(e.error_type, e.occurrences) for e in errors] == [("RateLimit", 3), ("Timeout", 1)]
     assert errors[0].last_message == "RateLimit happened"

@@ -27,3 +27,8 @@ async def rate_counters(c: CleanupContext) -> int:
 async def old_usage_logs(c: CleanupContext) -> int:
     dropped, deleted = await UsageRepository(c.db).cleanup_old_logs(c.keep_days)
     return len(dropped) + deleted
+
+
+@rule("error_api.usage_rollup", "roll the usage logs up into usage_daily (whole UTC days; the last day again)")
+async def usage_rollup(c: CleanupContext) -> int:
+    return await UsageRepository(c.db).rollup(now=c.now)

@@ -196,7 +196,8 @@ def usage(app: AppContext, email: str, days: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json: bool) -> None:
-    """Make usage partitions ahead; delete expired keys and revoked tokens; with --keep-days, apply retention.
+    """Make usage partitions ahead; delete expired keys and revoked tokens; roll usage up into usage_daily (the
+    dashboard reads it); with --keep-days, apply retention.
 
     Run it daily (cron). Partition drops wait at most 2 s for their lock, so request logging is never stuck.
 
@@ -210,6 +211,7 @@ def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json:
             "expired_keys_deleted": await ApiKeyRepository(db).cleanup_expired_keys(),
             "expired_tokens_deleted": await TokenBlacklistRepository(db).cleanup_expired_tokens(),
             "rate_counters_deleted": await usage.cleanup_rate_counters(),
+            "usage_rollup_rows": await usage.rollup(),
         }
         if keep_days is not None:
             dropped, deleted = await usage.cleanup_old_logs(keep_days)

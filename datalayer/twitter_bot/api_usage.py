@@ -110,6 +110,17 @@ class ApiUsageByPeriodRow(Row):
     calls: int
     failures: int
     avg_response_time_ms: float | None
+    p95_response_time_ms: float | None
+
+
+class SinceUntilParams(Params):
+    since: datetime
+    until: datetime
+
+
+class ApiUsageRollupStateRow(Row):
+    rolled_until: datetime | None
+    first_call_at: datetime | None
 
 
 class ApiSuccessRateRow(Row):
@@ -162,11 +173,21 @@ _LOG_API_CALLS = q.value("twitter_bot.log_api_calls", int, LogApiCallsParams, re
 _IMPORT_API_CALLS = q.one("twitter_bot.import_api_calls", ImportApiCallsRow, LogApiCallsParams, retry=True)
 _LIST_PARTITIONS = q.many("twitter_bot.list_api_usage_partitions", ApiUsagePartitionRow)
 _DELETE_OLD_USAGE = q.value("twitter_bot.delete_api_usage_older_than", int, (datetime,), retry=True)
-_USAGE_BY_PERIOD = q.many("twitter_bot.api_usage_by_period", ApiUsageByPeriodRow, ApiUsageByPeriodParams, replica=True)
-_SUCCESS_RATE = q.many("twitter_bot.api_success_rate", ApiSuccessRateRow, (datetime,), replica=True)
-_PERCENTILES = q.many(
-    "twitter_bot.api_response_time_percentiles", ApiResponseTimePercentilesRow, (datetime,), replica=True
+# Range reports: a generic plan (which a prepared statement switches to after five runs) cannot know how many raw
+# rows a range holds, and read whole partitions; these are planned for their values every time.
+_USAGE_BY_PERIOD = q.many(
+    "twitter_bot.api_usage_by_period", ApiUsageByPeriodRow, ApiUsageByPeriodParams, replica=True, custom_plan=True
 )
+_SUCCESS_RATE = q.many(
+    "twitter_bot.api_success_rate", ApiSuccessRateRow, SinceUntilParams, replica=True, custom_plan=True
+)
+_PERCENTILES = q.many(
+    "twitter_bot.api_response_time_percentiles", ApiResponseTimePercentilesRow, SinceUntilParams, replica=True,
+    custom_plan=True,
+)  # fmt: skip
+_ROLLUP = q.value("twitter_bot.rollup_api_usage_hours", int, SinceUntilParams, retry=True)
+_ROLLUP_STATE = q.one("twitter_bot.get_api_usage_rollup_state", ApiUsageRollupStateRow)
+_DELETE_OLD_HOURLY = q.value("twitter_bot.delete_api_usage_hourly_before", int, (datetime,), retry=True)
 _TOP_ERRORS = q.many("twitter_bot.top_api_errors", TopApiErrorsRow, (datetime, int), replica=True)
 _RATE_LIMIT = q.one("twitter_bot.check_rate_limit", CheckRateLimitRow, CheckRateLimitParams)
 _USAGE_TODAY = q.one("twitter_bot.api_usage_today", ApiUsageTodayRow)
@@ -174,6 +195,17 @@ _USAGE_TODAY = q.one("twitter_bot.api_usage_today", ApiUsageTodayRow)
 
 TABLE = "twitter_bot.api_usage"
 _month = month_of
+# A rollup statement covers at most this much (the first run backfills in steps of it).
+ROLLUP_STEP = timedelta(days=7)
+# Each run recomputes this much before the watermark too: calls logged late (a retried or buffered log, a client
+# clock behind) into an hour rolled up already are counted there by the next run.
+ROLLUP_LOOKBACK = timedelta(hours=24)
+_FAR = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _hour(t: datetime) -> datetime:
+    t = t.astimezone(UTC)
+    return t.replace(minute=0, second=0, microsecond=0)
 
 
 class ApiUsageRepository(Repository):
@@ -214,7 +246,20 @@ class ApiUsageRepository(Repository):
             await self.ensure_partition(month)
         row = await self._x.one(_IMPORT_API_CALLS, LogApiCallsParams.of(calls))
         assert row is not None  # an aggregate always returns one row
+        await self._reroll(min(c.called_at for c in calls), max(c.called_at for c in calls))
         return row
+
+    async def _reroll(self, first: datetime, last: datetime) -> None:
+        """Recompute the rolled-up hours in [first, last] after old calls were written or replaced. Retry-safe: whole
+        hours are recomputed."""
+        state = await self._x.one(_ROLLUP_STATE)
+        if state is None or state.rolled_until is None or _hour(first) >= state.rolled_until:
+            return
+        start, until = _hour(first), min(state.rolled_until, _hour(last) + timedelta(hours=1))
+        while start < until:
+            end = min(start + ROLLUP_STEP, until)
+            await self._x.value(_ROLLUP, params(SinceUntilParams, since=start, until=end))
+            start = end
 
     async def ensure_partition(self, month: date) -> bool:
         """Create the partition for the month of `month` unless it exists; True when created (inserts and reads
@@ -239,20 +284,62 @@ class ApiUsageRepository(Repository):
         return await self._x.value(_DELETE_OLD_USAGE, cutoff)
 
     async def daily(self, since: datetime, until: datetime) -> list[ApiUsageByPeriodRow]:
-        """Calls per UTC day, service and endpoint in [since, until)."""
+        """Calls per UTC day, service and endpoint in [since, until), with mean and p95 latency."""
         p = params(ApiUsageByPeriodParams, period="day", since=since, until=until)
         return await self._x.many(_USAGE_BY_PERIOD, p)
 
     async def monthly(self, since: datetime, until: datetime) -> list[ApiUsageByPeriodRow]:
-        """Calls per UTC month, service and endpoint in [since, until)."""
+        """Calls per UTC month, service and endpoint in [since, until), with mean and p95 latency."""
         p = params(ApiUsageByPeriodParams, period="month", since=since, until=until)
         return await self._x.many(_USAGE_BY_PERIOD, p)
 
-    async def success_rate(self, since: datetime) -> list[ApiSuccessRateRow]:
-        return await self._x.many(_SUCCESS_RATE, since)
+    async def success_rate(self, since: datetime, until: datetime | None = None) -> list[ApiSuccessRateRow]:
+        """Share of successful calls per service in [since, until) (until: no end)."""
+        return await self._x.many(_SUCCESS_RATE, params(SinceUntilParams, since=since, until=until or _FAR))
 
-    async def response_time_percentiles(self, since: datetime) -> list[ApiResponseTimePercentilesRow]:
-        return await self._x.many(_PERCENTILES, since)
+    async def response_time_percentiles(
+        self, since: datetime, until: datetime | None = None
+    ) -> list[ApiResponseTimePercentilesRow]:
+        """p50 / p95 / p99 per service and endpoint in [since, until), from the latency histogram: each lies in
+        the bucket of the exact percentile_cont, so it is off by at most that bucket's width (18.9% of the
+        value; 1 ms below 1 ms)."""
+        return await self._x.many(_PERCENTILES, params(SinceUntilParams, since=since, until=until or _FAR))
+
+    async def rollup(
+        self, *, now: datetime | None = None, since: datetime | None = None, lookback: timedelta = ROLLUP_LOOKBACK
+    ) -> int:
+        """Bring `api_usage_hourly` up to the last whole hour before `now`: every hour from `lookback` before the
+        watermark (or from `since`, or on the first run from the oldest call) is recomputed whole from the raw
+        calls, in steps of a week, each step moving the watermark. Returns the rollup rows written or removed.
+        Retry-safe: whole hours are recomputed, so a repeat (or two runs at once) writes the same."""
+        state = await self._x.one(_ROLLUP_STATE)
+        assert state is not None
+        until = _hour(now or _now())
+        starts = [until]
+        if state.rolled_until is not None:
+            starts.append(state.rolled_until - lookback)
+        elif state.first_call_at is not None:
+            starts.append(_hour(state.first_call_at))
+        if since is not None:
+            starts.append(_hour(since))
+        start, written = min(starts), 0
+        while start < until:
+            end = min(start + ROLLUP_STEP, until)
+            written += await self._x.value(_ROLLUP, params(SinceUntilParams, since=start, until=end))
+            start = end
+        return written
+
+    async def delete_rollup_before(self, cutoff: datetime) -> int:
+        """Retention of the rollup, matching the raw calls': delete the hours before `cutoff`'s hour and recompute
+        that hour (its calls before `cutoff` were deleted) when it was rolled up. Retry-safe."""
+        hour = _hour(cutoff)
+        deleted = await self._x.value(_DELETE_OLD_HOURLY, hour)
+        state = await self._x.one(_ROLLUP_STATE)
+        if hour < cutoff and state is not None and state.rolled_until is not None and hour < state.rolled_until:
+            deleted += await self._x.value(
+                _ROLLUP, params(SinceUntilParams, since=hour, until=hour + timedelta(hours=1))
+            )
+        return deleted
 
     async def top_errors(self, since: datetime, limit: int = 10) -> list[TopApiErrorsRow]:
         return await self._x.many(_TOP_ERRORS, since, limit)

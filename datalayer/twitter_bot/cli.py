@@ -131,7 +131,8 @@ def drafts(app: AppContext, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json: bool) -> None:
-    """Create api_usage partitions ahead, purge expired cache entries, and apply retention when asked.
+    """Create api_usage partitions ahead, purge expired cache entries, roll api_usage up into api_usage_hourly
+    (the reports read it), and apply retention when asked.
 
     Run it daily (cron). Retention drops whole old partitions first, then deletes older rows.
 
@@ -143,11 +144,13 @@ def maintain(app: AppContext, months_ahead: int, keep_days: int | None, as_json:
         result: dict[str, Any] = {
             "partitions_created": [str(m) for m in await usage.ensure_partitions_ahead(months_ahead)],
             "cache_entries_purged": await TranslationCacheRepository(db).purge_expired(),
+            "api_usage_rollup_rows": await usage.rollup(),
         }
         if keep_days is not None:
             cutoff = datetime.now(UTC) - timedelta(days=keep_days)
             result["partitions_dropped"] = await usage.drop_partitions_before(cutoff)
             result["api_usage_deleted"] = await usage.delete_older_than(cutoff)
+            result["api_usage_rollup_deleted"] = await usage.delete_rollup_before(cutoff)
             result["attempts_deleted"] = await TranslationRepository(db).delete_attempts_older_than(cutoff)
         return result
 

@@ -36,36 +36,171 @@ WITH stored AS (
 SELECT count(*)::bigint FROM stored;
 
 -- name: get_usage_summary(user_id, since)^
--- A user's requests since a time: count, errors (status 400 and up), error rate, mean and p95 response time.
-SELECT count(*)::bigint AS requests,
-       count(*) FILTER (WHERE status_code >= 400)::bigint AS errors,
-       coalesce(count(*) FILTER (WHERE status_code >= 400)::double precision / nullif(count(*), 0), 0) AS error_rate,
-       avg(response_time_ms)::double precision AS avg_response_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms)::double precision AS p95_response_ms
-  FROM error_api.usage_logs
- WHERE user_id = :user_id AND created_at >= :since;
+-- A user's requests since a time: count, errors (status 400 and up), error rate, mean and p95 response time (p95 from the latency histogram: within one bucket, at most 19% off); whole rolled-up days from usage_daily, the rest from raw rows.
+WITH b AS (
+    -- Whole rolled-up UTC days [lo, hi) from usage_daily; raw rows for [since, lo) and from hi on.
+    SELECT l.lo,
+           greatest(l.lo, coalesce((SELECT w.rolled_until FROM ops.rollup_watermarks AS w
+                                     WHERE w.rollup = 'error_api.usage_daily'), '-infinity')) AS hi
+      FROM (SELECT CASE WHEN date_trunc('day', :since::timestamptz, 'UTC') = :since::timestamptz THEN :since::timestamptz
+                        ELSE date_trunc('day', :since::timestamptz, 'UTC') + interval '1 day' END AS lo) AS l
+), raw AS (
+    SELECT created_at, endpoint, status_code, response_time_ms
+      FROM error_api.usage_logs
+     WHERE user_id = :user_id AND created_at >= :since AND created_at < (SELECT lo FROM b)
+     UNION ALL
+    SELECT created_at, endpoint, status_code, response_time_ms
+      FROM error_api.usage_logs
+     WHERE user_id = :user_id AND created_at >= (SELECT hi FROM b)
+), rolled AS (
+    SELECT d.day, d.endpoint, d.requests, d.errors, d.timed, d.sum_ms, d.min_ms, d.max_ms, d.latency_buckets, d.latency_counts
+      FROM error_api.usage_daily AS d
+     WHERE d.user_id = :user_id
+       AND d.day >= ((SELECT lo FROM b) AT TIME ZONE 'UTC')::date AND d.day < ((SELECT hi FROM b) AT TIME ZONE 'UTC')::date
+), totals AS (
+    SELECT coalesce(sum(requests), 0)::bigint AS requests, coalesce(sum(errors), 0)::bigint AS errors,
+           sum(sum_ms) AS sum_ms, sum(timed) AS timed, min(min_ms) AS min_ms, max(max_ms) AS max_ms
+      FROM (SELECT requests, errors, sum_ms, timed, min_ms, max_ms FROM rolled
+             UNION ALL
+            SELECT 1, (status_code >= 400)::int, coalesce(response_time_ms, 0), (response_time_ms IS NOT NULL)::int,
+                   response_time_ms, response_time_ms
+              FROM raw) AS x
+), buckets AS (
+    SELECT array_agg(k) AS ks, array_agg(n) AS ns
+      FROM (SELECT k, sum(n)::bigint AS n
+              FROM (SELECT unnest(latency_buckets) AS k, unnest(latency_counts) AS n FROM rolled
+                     UNION ALL
+                    SELECT ops.latency_bucket(response_time_ms), 1 FROM raw WHERE response_time_ms IS NOT NULL) AS pairs
+             GROUP BY k) AS x
+)
+SELECT t.requests,
+       t.errors,
+       coalesce(t.errors::double precision / nullif(t.requests, 0), 0) AS error_rate,
+       (t.sum_ms / nullif(t.timed, 0))::double precision AS avg_response_ms,
+       ops.histogram_percentile(k.ks, k.ns, 0.95, t.min_ms, t.max_ms) AS p95_response_ms
+  FROM totals AS t, buckets AS k;
 
 -- name: list_top_endpoints(user_id, since, limit)
--- A user's most requested endpoints since a time, with their errors and mean response time.
+-- A user's most requested endpoints since a time, with their errors and mean response time; whole rolled-up days from usage_daily, the rest from raw rows.
+WITH b AS (
+    -- Whole rolled-up UTC days [lo, hi) from usage_daily; raw rows for [since, lo) and from hi on.
+    SELECT l.lo,
+           greatest(l.lo, coalesce((SELECT w.rolled_until FROM ops.rollup_watermarks AS w
+                                     WHERE w.rollup = 'error_api.usage_daily'), '-infinity')) AS hi
+      FROM (SELECT CASE WHEN date_trunc('day', :since::timestamptz, 'UTC') = :since::timestamptz THEN :since::timestamptz
+                        ELSE date_trunc('day', :since::timestamptz, 'UTC') + interval '1 day' END AS lo) AS l
+), raw AS (
+    SELECT created_at, endpoint, status_code, response_time_ms
+      FROM error_api.usage_logs
+     WHERE user_id = :user_id AND created_at >= :since AND created_at < (SELECT lo FROM b)
+     UNION ALL
+    SELECT created_at, endpoint, status_code, response_time_ms
+      FROM error_api.usage_logs
+     WHERE user_id = :user_id AND created_at >= (SELECT hi FROM b)
+), rolled AS (
+    SELECT d.day, d.endpoint, d.requests, d.errors, d.timed, d.sum_ms, d.min_ms, d.max_ms, d.latency_buckets, d.latency_counts
+      FROM error_api.usage_daily AS d
+     WHERE d.user_id = :user_id
+       AND d.day >= ((SELECT lo FROM b) AT TIME ZONE 'UTC')::date AND d.day < ((SELECT hi FROM b) AT TIME ZONE 'UTC')::date
+)
 SELECT endpoint,
-       count(*)::bigint AS requests,
-       count(*) FILTER (WHERE status_code >= 400)::bigint AS errors,
-       avg(response_time_ms)::double precision AS avg_response_ms
-  FROM error_api.usage_logs
- WHERE user_id = :user_id AND created_at >= :since
+       sum(requests)::bigint AS requests,
+       sum(errors)::bigint AS errors,
+       (sum(sum_ms) / nullif(sum(timed), 0))::double precision AS avg_response_ms
+  FROM (SELECT endpoint, requests, errors, sum_ms, timed FROM rolled
+         UNION ALL
+        SELECT endpoint, 1, (status_code >= 400)::int, coalesce(response_time_ms, 0), (response_time_ms IS NOT NULL)::int
+          FROM raw) AS x
  GROUP BY endpoint
  ORDER BY requests DESC, endpoint
  LIMIT :limit;
 
 -- name: list_usage_by_day(user_id, since)
--- A user's requests and errors per UTC day since a time (the dashboard's chart).
-SELECT (date_trunc('day', created_at AT TIME ZONE 'UTC'))::date AS day,
-       count(*)::bigint AS requests,
-       count(*) FILTER (WHERE status_code >= 400)::bigint AS errors
-  FROM error_api.usage_logs
- WHERE user_id = :user_id AND created_at >= :since
- GROUP BY 1
- ORDER BY 1;
+-- A user's requests and errors per UTC day since a time (the dashboard's chart); whole rolled-up days from usage_daily, the rest from raw rows.
+WITH b AS (
+    -- Whole rolled-up UTC days [lo, hi) from usage_daily; raw rows for [since, lo) and from hi on.
+    SELECT l.lo,
+           greatest(l.lo, coalesce((SELECT w.rolled_until FROM ops.rollup_watermarks AS w
+                                     WHERE w.rollup = 'error_api.usage_daily'), '-infinity')) AS hi
+      FROM (SELECT CASE WHEN date_trunc('day', :since::timestamptz, 'UTC') = :since::timestamptz THEN :since::timestamptz
+                        ELSE date_trunc('day', :since::timestamptz, 'UTC') + interval '1 day' END AS lo) AS l
+), raw AS (
+    SELECT created_at, endpoint, status_code, response_time_ms
+      FROM error_api.usage_logs
+     WHERE user_id = :user_id AND created_at >= :since AND created_at < (SELECT lo FROM b)
+     UNION ALL
+    SELECT created_at, endpoint, status_code, response_time_ms
+      FROM error_api.usage_logs
+     WHERE user_id = :user_id AND created_at >= (SELECT hi FROM b)
+), rolled AS (
+    SELECT d.day, d.endpoint, d.requests, d.errors, d.timed, d.sum_ms, d.min_ms, d.max_ms, d.latency_buckets, d.latency_counts
+      FROM error_api.usage_daily AS d
+     WHERE d.user_id = :user_id
+       AND d.day >= ((SELECT lo FROM b) AT TIME ZONE 'UTC')::date AND d.day < ((SELECT hi FROM b) AT TIME ZONE 'UTC')::date
+)
+SELECT day,
+       sum(requests)::bigint AS requests,
+       sum(errors)::bigint AS errors
+  FROM (SELECT day, requests, errors FROM rolled
+         UNION ALL
+        SELECT (created_at AT TIME ZONE 'UTC')::date, 1, (status_code >= 400)::int FROM raw) AS x
+ GROUP BY day
+ ORDER BY day;
+
+-- name: rollup_usage_days(since, until)$
+-- Recompute usage_daily for the whole UTC days in [since, until) from the raw requests of accounts (rows of days, accounts or endpoints without requests any more are removed) and move the watermark forward to until; returns the rows written or removed. Recomputes whole days, so a repeat writes the same.
+WITH agg AS (
+    SELECT user_id, day, endpoint, sum(requests)::bigint AS requests, sum(errors)::bigint AS errors,
+           sum(timed)::bigint AS timed, coalesce(sum(sum_ms), 0)::double precision AS sum_ms,
+           min(min_ms)::double precision AS min_ms, max(max_ms)::double precision AS max_ms,
+           coalesce(array_agg(k ORDER BY k) FILTER (WHERE k IS NOT NULL), '{}') AS latency_buckets,
+           coalesce(array_agg(timed::int ORDER BY k) FILTER (WHERE k IS NOT NULL), '{}') AS latency_counts
+      FROM (SELECT user_id, (created_at AT TIME ZONE 'UTC')::date AS day, endpoint,
+                   ops.latency_bucket(response_time_ms) AS k, count(*) AS requests,
+                   count(*) FILTER (WHERE status_code >= 400) AS errors, count(response_time_ms) AS timed,
+                   sum(response_time_ms) AS sum_ms, min(response_time_ms) AS min_ms, max(response_time_ms) AS max_ms
+              FROM error_api.usage_logs
+             WHERE created_at >= :since AND created_at < :until AND user_id IS NOT NULL
+             GROUP BY 1, 2, 3, 4) AS per_bucket
+     GROUP BY 1, 2, 3
+), removed AS (
+    DELETE FROM error_api.usage_daily AS d
+     WHERE d.day >= (:since::timestamptz AT TIME ZONE 'UTC')::date AND d.day < (:until::timestamptz AT TIME ZONE 'UTC')::date
+       AND NOT EXISTS (SELECT FROM agg AS a WHERE a.user_id = d.user_id AND a.day = d.day AND a.endpoint = d.endpoint)
+    RETURNING 1
+), written AS (
+    INSERT INTO error_api.usage_daily AS d
+           (user_id, day, endpoint, requests, errors, timed, sum_ms, min_ms, max_ms, latency_buckets, latency_counts)
+    SELECT user_id, day, endpoint, requests, errors, timed, sum_ms, min_ms, max_ms, latency_buckets, latency_counts
+      FROM agg
+        ON CONFLICT ON CONSTRAINT usage_daily_pkey DO UPDATE
+       SET requests = EXCLUDED.requests, errors = EXCLUDED.errors, timed = EXCLUDED.timed, sum_ms = EXCLUDED.sum_ms,
+           min_ms = EXCLUDED.min_ms, max_ms = EXCLUDED.max_ms, latency_buckets = EXCLUDED.latency_buckets,
+           latency_counts = EXCLUDED.latency_counts
+     WHERE (d.requests, d.errors, d.timed, d.sum_ms, d.min_ms, d.max_ms, d.latency_buckets, d.latency_counts)
+           IS DISTINCT FROM
+           (EXCLUDED.requests, EXCLUDED.errors, EXCLUDED.timed, EXCLUDED.sum_ms, EXCLUDED.min_ms, EXCLUDED.max_ms,
+            EXCLUDED.latency_buckets, EXCLUDED.latency_counts)
+    RETURNING 1
+), moved AS (
+    INSERT INTO ops.rollup_watermarks AS w (rollup, rolled_until)
+    VALUES ('error_api.usage_daily', :until)
+        ON CONFLICT ON CONSTRAINT rollup_watermarks_pkey DO UPDATE
+       SET rolled_until = greatest(w.rolled_until, EXCLUDED.rolled_until), updated_at = now()
+)
+SELECT ((SELECT count(*) FROM written) + (SELECT count(*) FROM removed))::bigint;
+
+-- name: get_usage_rollup_state()^
+-- Where usage_daily is complete up to (NULL before the first run) and the time of the oldest stored request (where a first run starts).
+SELECT (SELECT rolled_until FROM ops.rollup_watermarks WHERE rollup = 'error_api.usage_daily') AS rolled_until,
+       (SELECT min(created_at) FROM error_api.usage_logs) AS first_request_at;
+
+-- name: delete_usage_daily_before(cutoff)$
+-- Retention of the rollup: delete the days before cutoff; returns how many rows.
+WITH deleted AS (
+    DELETE FROM error_api.usage_daily WHERE day < :cutoff RETURNING 1
+)
+SELECT count(*)::bigint FROM deleted;
 
 -- name: get_monitoring_summary(now)^
 -- The seed's monitoring queries in one: active accounts, requests in the last 24 hours and their error rate (percent).
