@@ -86,6 +86,9 @@ PLAN: Mapping[str, Placement] = MappingProxyType(
         ),
         "twitter_bot.users": Reference("the bot's operators: a handful of rows"),
         "twitter_bot.system_state": Local("the bot's own counters and cursor: one writer, never joined"),
+        "twitter_bot.api_usage_hourly": Local(
+            "the usage log rolled up per hour, service and endpoint: small, and what the reports read"
+        ),
         "twitter_bot.translation_cache_misses": Local(
             "16 counter rows (one per backend slot) the cache statistics sum; no tenant"
         ),
@@ -203,6 +206,7 @@ PLAN: Mapping[str, Placement] = MappingProxyType(
             ),
         ),
         "error_api.usage_minutes": Distributed("user_id", "error_api_user"),
+        "error_api.usage_daily": Distributed("user_id", "error_api_user"),
         "error_api.token_blacklist": Distributed(
             "token_jti", "error_api_token", (_pk("id", "token_jti, id") + " (unique (token_jti) already fits)",)
         ),
@@ -259,6 +263,7 @@ PLAN: Mapping[str, Placement] = MappingProxyType(
         ),
         # --- ops and the migrations' bookkeeping: the coordinator's own ---------------------------------------------
         "ops.query_stats": Local("statistics of this deployment's processes"),
+        "ops.rollup_watermarks": Local("how far each rollup is complete: one row per rollup"),
         "ops.table_size_history": Local("sizes the coordinator samples"),
         "public._yoyo_migration": Local("migrations bookkeeping"),
         "public._yoyo_version": Local("migrations bookkeeping"),
@@ -274,6 +279,7 @@ _QUEUE = "a work queue claimed across tenants: FOR UPDATE SKIP LOCKED on every s
 _RETENTION = "retention: deletes old rows on every shard (or drops their partitions)"
 _SEARCH = "full-text search across tenants: every shard searches, the coordinator merges the top rows"
 _ACROSS = "lists across tenants (newest, unprocessed, due …): every shard sorts, the coordinator merges"
+_ROLLUP = "a rollup over every tenant's new rows: each shard aggregates its own, the coordinator writes the result"
 _VIA_CTE = "reaches the table through a CTE's rows, not a parameter: Citus runs the CTE first, then asks every shard"
 
 
@@ -293,6 +299,8 @@ MULTI_SHARD: Mapping[str, str] = MappingProxyType(
     {
         # twitter_bot
         "twitter_bot.api_response_time_percentiles": _STATS,
+        "twitter_bot.get_api_usage_rollup_state": _ROLLUP,
+        "twitter_bot.rollup_api_usage_hours": _ROLLUP,
         "twitter_bot.api_success_rate": _STATS,
         "twitter_bot.api_usage_by_period": _STATS,
         "twitter_bot.api_usage_today": _STATS,
@@ -354,6 +362,9 @@ MULTI_SHARD: Mapping[str, str] = MappingProxyType(
         "error_api.delete_expired_tokens": _RETENTION,
         "error_api.delete_old_usage_minutes": _RETENTION,
         "error_api.delete_usage_older_than": _RETENTION,
+        "error_api.delete_usage_daily_before": _RETENTION,
+        "error_api.get_usage_rollup_state": _ROLLUP,
+        "error_api.rollup_usage_days": _ROLLUP,
         # reddit_bot
         "reddit_bot.claim_pending_comments": _QUEUE,
         "reddit_bot.count_comments_by_status": _STATS,
