@@ -454,12 +454,11 @@ async def search(run: Run, url: str, conn: asyncpg.Connection, pool: asyncpg.Poo
                       f"{p['execution_ms']:.1f} ms, shared hit {p['shared_hit']}, read {p['shared_read']}")  # fmt: skip
 
 
-_RESET_CLAIMS = f"""
+_RESET_CLAIMS = """
 WITH touched AS (DELETE FROM discord_bot.reminder_logs RETURNING event_id)
 UPDATE discord_bot.events AS e
-   SET last_reminder = {{last}}, claimed_by = NULL, claimed_until = NULL
- WHERE e.id IN (SELECT event_id FROM touched) OR e.claimed_by IS NOT NULL
-   OR e.next_reminder_at > timestamptz '{CLAIM_AT.isoformat()}' + interval '1 day'"""
+   SET last_reminder = {last}, claimed_by = NULL, claimed_until = NULL
+ WHERE e.id IN (SELECT event_id FROM touched) OR e.claimed_by IS NOT NULL"""
 
 
 async def claims(run: Run, conn: asyncpg.Connection, pool: asyncpg.Pool, db: Database, aq: Any) -> None:
