@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install db migrate rollback psql check lint test test-pgbouncer run bench clean
+.PHONY: install db migrate rollback psql check lint test test-pgbouncer run bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -54,8 +54,11 @@ run: $(STAMP)  ## start the database, migrate, load every bot's sample data, pri
 	$(BIN)/datalayer health || [ $$? -eq 1 ]  # warnings (exit 1) are shown, not fatal; critical (2) fails
 	$(BIN)/datalayer stats
 
-bench: $(STAMP)  ## machinery cost: repository vs raw asyncpg vs aiosql vs SQLAlchemy; writes bench/results.json
-	$(BIN)/python -m bench.run
+bench: $(STAMP)  ## every workload at full size (1M/10M rows, cached between runs): repository vs raw asyncpg vs aiosql vs SQLAlchemy vs pgbench; writes bench/results.json
+	$(BIN)/python -m bench.run --scale full
+
+bench-quick: $(STAMP)  ## the same at small sizes (about a minute); writes bench/results-quick.json
+	$(BIN)/python -m bench.run --scale quick --out bench/results-quick.json
 
 clean:  ## remove .venv (the embedded cluster in .datalayer/ is kept)
 	rm -rf $(VENV)
