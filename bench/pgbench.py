@@ -34,6 +34,7 @@ def script(name: str, values: dict[str, str], setup: str = "") -> str:
     """The named query's SQL with each `$n` replaced by the SQL expression given for its parameter name."""
     query = q.load()[name]
     sql = re.sub(r"\$(\d+)", lambda m: f"({values[query.numbered[int(m.group(1)) - 1]]})", query.sql)
+    sql = re.sub(r"--[^\n]*", "", sql)  # a pgbench command is one line: line comments would swallow the rest
     return f"{setup}{' '.join(sql.split())}\n"
 
 

@@ -54,6 +54,7 @@ from datalayer.discord_bot import ReminderRepository
 from datalayer.reddit_bot import CommentRepository, NewPattern, PatternRepository
 from datalayer.reddit_bot.posts import MAX_CANDIDATES
 from datalayer.twitter_bot import ApiUsage, ApiUsageRepository, LogApiCallParams, Tweet, TweetRepository
+from datalayer.twitter_bot.tweets import MAX_CANDIDATES as TWEET_CANDIDATES
 from tests.pgbouncer_helpers import PgBouncer, pgbouncer_missing
 
 console = Console(width=160)
@@ -406,9 +407,11 @@ async def search(run: Run, url: str, conn: asyncpg.Connection, pool: asyncpg.Poo
     for term in (RARE, COMMON):
         cases = {
             f"4. search {s.tweets} tweets, {'rare' if term == RARE else 'common'} '{term}'": (
-                "twitter_bot.search_tweets", {"query": term, "limit": 20},
+                "twitter_bot.search_tweets", {"query": term, "limit": 20, "max_candidates": TWEET_CANDIDATES},
                 lambda t=term: tweets.search(t, 20),
-                lambda t=term: collect(aq.twitter_bot.search_tweets(pool, query=t, limit=20)),
+                lambda t=term: collect(
+                    aq.twitter_bot.search_tweets(pool, query=t, limit=20, max_candidates=TWEET_CANDIDATES)
+                ),
                 "SELECT id, author_username, created_at, 0::double precision AS rank, left(text, 120) AS snippet "
                 "FROM twitter_bot.tweets WHERE text ILIKE $1 ORDER BY created_at DESC LIMIT 20",
             ),
@@ -547,20 +550,25 @@ async def analytics(run: Run, url: str, conn: asyncpg.Connection, aq: Any) -> No
     since = data.ANALYTICS_MONTH
     until = datetime(since.year + (since.month == 12), since.month % 12 + 1, 1, tzinfo=UTC)
     daily_sql, daily_args = raw("twitter_bot.api_usage_by_period", period="day", since=since, until=until)
-    p95_sql, p95_args = raw("twitter_bot.api_response_time_percentiles", since=since)
+    p95_sql, p95_args = raw("twitter_bot.api_response_time_percentiles", since=since, until=until)
     own = await asyncpg.connect(url)  # one connection for all three: each statement's plan cache is the same
     await init_connection(own)
     usage = ApiUsageRepository(Database.on_connection(own, Settings(slow_query_ms=0)))
+    # What `twitter maintain` does daily: the hourly rollup the reports read (a backfill the first time, kept with
+    # the cached data set; then only the last day is recomputed).
+    started = time.perf_counter()
+    await usage.rollup()
+    console.print(f"  rollup of the usage log brought up to date in {time.perf_counter() - started:.1f} s")
 
     async def repo(_: int) -> Any:
-        return await usage.daily(since, until), await usage.response_time_percentiles(since)
+        return await usage.daily(since, until), await usage.response_time_percentiles(since, until)
 
     async def raw_(_: int) -> Any:
         return await own.fetch(daily_sql, *daily_args), await own.fetch(p95_sql, *p95_args)
 
     async def aio(_: int) -> Any:
         return (await collect(aq.twitter_bot.api_usage_by_period(own, period="day", since=since, until=until)),
-                await collect(aq.twitter_bot.api_response_time_percentiles(own, since=since)))  # fmt: skip
+                await collect(aq.twitter_bot.api_response_time_percentiles(own, since=since, until=until)))  # fmt: skip
 
     # The first runs of a prepared statement get custom plans; from the sixth PostgreSQL may switch to a generic
     # plan, which prunes partitions at executor start-up instead. First runs, then the rest after ten.
