@@ -135,6 +135,7 @@ async def test_percentiles_from_the_histogram_lie_in_the_exact_value_s_bucket(
             assert abs(approx - true) <= 0.19 * true + 1e-9, (p, e)
 
 
+@pytest.mark.direct(reason="reads pg_prepared_statements, and no statement is prepared by name through PgBouncer")
 async def test_range_reports_keep_custom_plans_and_read_only_their_month(
     db: Database, conn: asyncpg.Connection
 ) -> None:
