@@ -38,9 +38,11 @@ def test_bench_runs_and_reports_every_workload(tmp_path: Path) -> None:
     assert results["notes"]["startup"]["queries"] > 100
     assert all(p["gin_index"] for p in results["notes"]["search_plans"].values())
     analytics = results["notes"]["analytics"]["plans"]
-    assert all(p["partitions_read"] for p in analytics.values())
-    # Only the month asked for is read: one partition of the twelve (the p95 query reads from `since` on).
-    assert all(len(p["partitions_read"]) == 1 for k, p in analytics.items() if k.startswith("daily")), analytics
+    month = "api_usage_y{}m{}".format(*results["notes"]["analytics"]["month"].split("-"))
+    # The reports read the hourly rollup, and of the raw log at most the month asked for (its hours after the
+    # rollup's watermark): never another of the twelve partitions.
+    assert all("api_usage_hourly" in p["tables_read"] for p in analytics.values()), analytics
+    assert all(set(p["partitions_read"]) <= {month} for p in analytics.values()), analytics
     texts = {t["text"].split(":")[0] for t in results["targets"]}
     assert any(t.startswith("5. claims") for t in texts) and any(t.startswith("8. start-up") for t in texts)
     assert not any(math.isnan(t["value"]) for t in results["targets"])
