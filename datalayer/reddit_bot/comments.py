@@ -129,7 +129,8 @@ _KARMA = q.one("reddit_bot.update_comment_karma", Comment, UpdateCommentKarmaPar
 _DELETE = q.value("reddit_bot.delete_comment", bool, CommentAtParams, retry=True)
 _RESTORE = q.one("reddit_bot.restore_comment", Comment, (int,), retry=True)
 _PURGE = q.value("reddit_bot.purge_deleted_comments", int, (datetime,), retry=True)
-_SEARCH = q.many("reddit_bot.search_comments", SearchCommentsRow, SearchParams, replica=True)
+# Planned for each query's words: a generic plan cannot tell a rare word from a common one (0.5 s vs 13 ms).
+_SEARCH = q.many("reddit_bot.search_comments", SearchCommentsRow, SearchParams, replica=True, custom_plan=True)
 _COUNT = q.many("reddit_bot.count_comments_by_status", CountCommentsByStatusRow)
 
 

@@ -55,7 +55,10 @@ _GET_TWEET = q.one("twitter_bot.get_tweet", Tweet, (int,))
 _LIST_RECENT_TWEETS = q.many("twitter_bot.list_recent_tweets", Tweet, (int,))
 _LIST_UNPROCESSED_TWEETS = q.many("twitter_bot.list_unprocessed_tweets", Tweet, (int,))
 _MARK_TWEET_PROCESSED = q.one("twitter_bot.mark_tweet_processed", Tweet, (int,), retry=True)
-_SEARCH_TWEETS = q.many("twitter_bot.search_tweets", SearchTweetsRow, SearchTweetsParams, replica=True)
+# Planned for each query's words: a generic plan cannot tell a rare word from a common one (0.5 s vs 13 ms).
+_SEARCH_TWEETS = q.many(
+    "twitter_bot.search_tweets", SearchTweetsRow, SearchTweetsParams, replica=True, custom_plan=True
+)
 MAX_CANDIDATES = 1000  # matches ranked at most: a common word costs about this many rows, not all of its matches
 
 
