@@ -615,16 +615,7 @@ class Database:
             raise errors.Unavailable(f"{mask_url(url)} is not a usable database URL: {problem}")
         check = settings.check_schema if check_schema is None else check_schema
         try:
-            pool = await asyncpg.create_pool(
-                url,
-                min_size=settings.pool_min_size,
-                max_size=settings.pool_max_size,
-                command_timeout=settings.command_timeout,
-                statement_cache_size=settings.statement_cache_size,
-                init=lambda conn: init_connection(conn, settings),
-                timeout=settings.connect_timeout,
-                server_settings={"application_name": settings.application_name},
-            )
+            pool = await _create_pool(settings, url, settings.pool_min_size, settings.pool_max_size)
         except DRIVER_ERRORS as exc:
             raise errors.connect_failed(url, exc) from exc
         assert pool is not None
@@ -820,10 +811,15 @@ async def _replica_pool(settings: Settings, url: str, primary: asyncpg.Pool) -> 
     if problem:
         await primary.close()
         raise errors.Unavailable(f"DATABASE_REPLICA_URL {mask_url(url)} is not a usable database URL: {problem}")
+    return Replica(await _create_pool(settings, url, 0, settings.replica_pool_max_size), url, settings)
+
+
+async def _create_pool(settings: Settings, url: str, min_size: int, max_size: int) -> asyncpg.Pool:
+    """An asyncpg pool with every per-connection setting of `settings` (the primary's, and the replica's)."""
     pool = await asyncpg.create_pool(
         url,
-        min_size=0,
-        max_size=settings.replica_pool_max_size,
+        min_size=min_size,
+        max_size=max_size,
         command_timeout=settings.command_timeout,
         statement_cache_size=settings.statement_cache_size,
         init=lambda conn: init_connection(conn, settings),
@@ -831,7 +827,7 @@ async def _replica_pool(settings: Settings, url: str, primary: asyncpg.Pool) -> 
         server_settings={"application_name": settings.application_name},
     )
     assert pool is not None
-    return Replica(pool, url, settings)
+    return pool
 
 
 def resolve_url(settings: Settings) -> str:
