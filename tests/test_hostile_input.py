@@ -325,7 +325,7 @@ def test_every_method_taking_text_or_a_number_is_exercised() -> None:
 # every plane of Unicode, long. Within each column's bound where the column has one.
 STORABLE = st.one_of(
     st.sampled_from([s for s in SQL_FRAGMENTS if s.strip()] + ["é漢🙂\u200b\u202e" * 3, "x" * 5_000]),
-    st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=60),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), min_size=1, max_size=60),
 ).filter(lambda s: s.strip() != "")
 ROUND_TRIP = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
